@@ -1,0 +1,1 @@
+"""Data commands: ``unmask mix``, ``unmask bias``, ``unmask convert``."""

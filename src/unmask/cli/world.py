@@ -1,0 +1,1 @@
+"""``unmask demo`` and ``unmask world``."""
