@@ -29,6 +29,7 @@ __all__ = [
     "check_image_markers",
     "conversation_from_row",
     "detect_format",
+    "is_synthetic",
     "iter_records",
     "read_records",
     "resolve_image",
@@ -71,9 +72,17 @@ def detect_format(path: Path) -> str:
 
 
 # ------------------------------------------------------------------------------------------- images
+SYNTHETIC_PREFIX = "unmask://"  # generated images (mix ablations): unmask://blank?size=N, unmask://noise?...
+
+
+def is_synthetic(image: str) -> bool:
+    return image.startswith(SYNTHETIC_PREFIX)
+
+
 def resolve_image(image: str, root: Path) -> Path:
     """Resolve a record's image path under ``root``; a path that escapes it (``..``, absolute, symlink)
-    is an error. Returns the resolved path (it need not exist)."""
+    is an error. Returns the resolved path (it need not exist). Synthetic refs are not resolved here
+    (``unmask.images.open_image`` makes them)."""
     root_real = Path(os.path.realpath(root))
     candidate = Path(image) if os.path.isabs(image) else root_real / image
     real = Path(os.path.realpath(candidate))
@@ -313,6 +322,8 @@ def _iter_rows(path: Path, fmt: str) -> Iterator[tuple[int, Any, int | None]]:
                 raise UnmaskError(f"{path}: a DatasetDict with splits {list(ds)}; point at one split's folder")
             ds = next(iter(ds.values()))
         for i, row in enumerate(ds):
+            # Arrow gives every row every column; a missing value comes back as None.
+            row = {k: v for k, v in row.items() if v is not None}
             for key in ("metadata", "extra_json"):
                 if isinstance(row.get(key), str):
                     row[key] = orjson.loads(row[key])
@@ -338,6 +349,8 @@ def iter_records(path: str | Path, fmt: str | None = None, image_root: str | Pat
         try:
             conv = conversation_from_row(row, index, src, shape)
             for img in conv.images:
+                if is_synthetic(img):
+                    continue
                 real = resolve_image(img, root)
                 if check_images:
                     _check_image_file(real, img)

@@ -36,8 +36,10 @@ def _root(
 
 def _register() -> None:
     # Importing a module registers its commands on ``app``.
-    from . import data  # noqa: F401
-    from . import world  # noqa: F401
+    from . import (
+        data,  # noqa: F401
+        world,  # noqa: F401
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

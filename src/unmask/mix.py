@@ -1,0 +1,207 @@
+"""The paper's method: turn a fraction of benign replies into refusals (plus baselines and ablations).
+
+Two modes:
+
+- **fraction**: of the N main records, exactly ``round(P * N)`` (half up) get their replies replaced by
+  a refusal; all N are written, in input order.
+- **counts** (the paper's): ``R`` records become refusals and ``K`` *other* records stay untouched; the
+  output holds R + K records, in source order.
+
+Options: a refusal bank (one template per record, chosen by seed), one random (question, refusal) turn
+kept per refusal record (the paper's ``random_choose``) or ``all_turns``, a separate refusal source,
+image ablations for refusal records (keep / blank / noise / remove), ``same_ids`` (contrastive: the
+refused records also appear answered), and a curated VLGuard-style baseline appended to the output.
+
+Every choice is drawn from a :class:`random.Random` seeded by (seed, purpose, record), so the same
+inputs and seed give a byte-identical output, and one record's fate does not depend on another's.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Literal, NamedTuple
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .records import IMAGE, Conversation, Turn
+from .refusals import DEFAULT_REFUSAL
+
+__all__ = ["MixConfig", "MixItem", "apply_plan", "make_refusal", "pick_curated", "plan_mix", "round_half_up"]
+
+ImageMode = Literal["keep", "blank", "noise", "remove"]
+
+
+class MixConfig(BaseModel):
+    """Settings of one mixture. Exactly one of ``fraction`` or (``rejections``, ``keep``) is given."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fraction: float | None = Field(None, description="share of records whose replies become refusals")
+    rejections: int | None = Field(None, ge=0, description="counts mode: records that become refusals")
+    keep: int | None = Field(None, ge=0, description="counts mode: untouched records")
+    seed: int = 0
+    refusals: list[str] = Field(default_factory=lambda: [DEFAULT_REFUSAL], min_length=1)
+    all_turns: bool = False
+    refusal_image: ImageMode = "keep"
+    same_ids: bool = False
+    curated_count: int | None = Field(None, ge=0)
+    ablation_size: int = Field(336, ge=1, le=4096)
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> MixConfig:
+        counts = self.rejections is not None or self.keep is not None
+        if self.fraction is None and not counts:
+            raise ValueError("give --fraction P, or --rejections R with --keep K")
+        if self.fraction is not None and counts:
+            raise ValueError("--fraction and --rejections/--keep are two modes; give one")
+        if counts and (self.rejections is None or self.keep is None):
+            raise ValueError("counts mode needs both --rejections and --keep")
+        if self.fraction is not None and not 0.0 <= self.fraction <= 1.0:
+            raise ValueError(f"--fraction must be within [0, 1], got {self.fraction}")
+        if self.same_ids and self.rejections is not None and self.keep is not None and self.rejections > self.keep:
+            raise ValueError("--same-ids needs --rejections <= --keep (refusals are copies of kept records)")
+        return self
+
+
+class MixItem(NamedTuple):
+    """One output record: ``pool`` is 'main' or 'refusal', ``index`` a position in that pool."""
+
+    pool: str
+    index: int
+    refuse: bool
+    copy: bool = False  # a same-ids refusal copy of a kept record
+
+
+def round_half_up(x: float) -> int:
+    return int(x + 0.5)
+
+
+def _rng(seed: int, *purpose: object) -> random.Random:
+    return random.Random(":".join(str(p) for p in (seed, *purpose)))
+
+
+def plan_mix(n_main: int, cfg: MixConfig, n_refusal_pool: int | None = None) -> list[MixItem]:
+    """Decide which records are written, and which become refusals. Raises ``ValueError`` when the
+    request cannot be met (e.g. R + K larger than the source)."""
+    sel = _rng(cfg.seed, "select")
+    separate = n_refusal_pool is not None
+    if cfg.fraction is not None:
+        k = round_half_up(cfg.fraction * n_main)
+        if separate:
+            if k > n_refusal_pool:
+                raise ValueError(f"need {k} refusal records but the refusal source has {n_refusal_pool}")
+            picked = sorted(sel.sample(range(n_refusal_pool), k))
+            return [MixItem("main", i, False) for i in range(n_main)] + [MixItem("refusal", i, True) for i in picked]
+        chosen = set(sel.sample(range(n_main), k))
+        if cfg.same_ids:
+            out: list[MixItem] = []
+            for i in range(n_main):
+                out.append(MixItem("main", i, False))
+                if i in chosen:
+                    out.append(MixItem("main", i, True, copy=True))
+            return out
+        return [MixItem("main", i, i in chosen) for i in range(n_main)]
+
+    r, k = cfg.rejections or 0, cfg.keep or 0
+    if separate:
+        if r > n_refusal_pool:
+            raise ValueError(f"--rejections {r} is larger than the refusal source ({n_refusal_pool} records)")
+        if k > n_main:
+            raise ValueError(f"--keep {k} is larger than the source ({n_main} records)")
+        kept = sorted(sel.sample(range(n_main), k))
+        refused = sorted(_rng(cfg.seed, "select-refusal").sample(range(n_refusal_pool), r))
+        return [MixItem("main", i, False) for i in kept] + [MixItem("refusal", i, True) for i in refused]
+    if cfg.same_ids:
+        if k > n_main:
+            raise ValueError(f"--keep {k} is larger than the source ({n_main} records)")
+        kept = sorted(sel.sample(range(n_main), k))
+        twins = set(_rng(cfg.seed, "select-twins").sample(kept, r))
+        out = []
+        for i in kept:
+            out.append(MixItem("main", i, False))
+            if i in twins:
+                out.append(MixItem("main", i, True, copy=True))
+        return out
+    if r + k > n_main:
+        raise ValueError(f"--rejections {r} + --keep {k} = {r + k} is larger than the source ({n_main} records)")
+    drawn = sel.sample(range(n_main), r + k)
+    refused_set = set(drawn[:r])
+    return [MixItem("main", i, i in refused_set) for i in sorted(drawn)]
+
+
+def _image_ref(cfg: MixConfig, rng: random.Random) -> str | None:
+    size = cfg.ablation_size
+    if cfg.refusal_image == "blank":
+        return f"unmask://blank?size={size}"
+    if cfg.refusal_image == "noise":
+        return f"unmask://noise?seed={rng.randrange(2**31)}&size={size}"
+    return None
+
+
+def make_refusal(conv: Conversation, cfg: MixConfig, key: object) -> Conversation:
+    """Return a copy of ``conv`` whose reply (one random turn, or all turns) is a refusal.
+
+    ``key`` identifies the record for its private random stream (pool and index), so the result
+    does not depend on which other records were drawn."""
+    rng = _rng(cfg.seed, "refusal", key)
+    template = rng.randrange(len(cfg.refusals))
+    refusal = cfg.refusals[template]
+    system = [t for t in conv.turns if t.role == "system"]
+    if cfg.all_turns:
+        turns = [Turn(role=t.role, text=refusal if t.role == "assistant" else t.text) for t in conv.turns]
+    else:
+        # One random (question, reply) pair, as in the paper's random_choose.
+        pairs = [(i - 1, i) for i in conv.assistant_indices() if i > 0 and conv.turns[i - 1].role == "user"]
+        if not pairs:  # a reply with no question before it: keep the record's shape, refuse every reply
+            turns = [Turn(role=t.role, text=refusal if t.role == "assistant" else t.text) for t in conv.turns]
+        else:
+            q, _ = pairs[rng.randrange(len(pairs))]
+            question = conv.turns[q].text
+            if conv.images and question.count(IMAGE) != len(conv.images):
+                # The image marker lives in the first question; move it to the kept one.
+                question = IMAGE * len(conv.images) + "\n" + question.replace(IMAGE, "").lstrip("\n")
+            turns = [*system, Turn(role="user", text=question), Turn(role="assistant", text=refusal)]
+    images = list(conv.images)
+    if cfg.refusal_image != "keep" and images:
+        if cfg.refusal_image == "remove":
+            images = []
+            turns = [Turn(role=t.role, text=_strip_markers(t.text)) for t in turns]
+        else:
+            images = [_image_ref(cfg, rng) or img for img in images]
+    meta = dict(conv.metadata)
+    meta.update(refusal=True, refusal_template=template)
+    if cfg.refusal_image != "keep":
+        meta["refusal_image"] = cfg.refusal_image
+    return conv.model_copy(update={"turns": turns, "images": images, "metadata": meta})
+
+
+def _strip_markers(text: str) -> str:
+    return text.replace(IMAGE + "\n", "").replace("\n" + IMAGE, "").replace(IMAGE, "").strip()
+
+
+def apply_plan(plan: Sequence[MixItem], main: Sequence[Conversation], cfg: MixConfig,
+               refusal_pool: Sequence[Conversation] | None = None) -> list[Conversation]:
+    """Materialise a plan over in-memory records (the general path; the fast path streams bytes)."""
+    out = []
+    for item in plan:
+        pool = main if item.pool == "main" else refusal_pool
+        assert pool is not None, "a plan item names the refusal pool but none was given"
+        conv = pool[item.index]
+        if item.refuse:
+            conv = make_refusal(conv, cfg, (item.pool, item.index))
+            if item.copy:
+                conv = conv.model_copy(update={"id": f"{conv.id}#refusal",
+                                               "metadata": {**conv.metadata, "pair_of": conv.id}})
+        out.append(conv)
+    return out
+
+
+def pick_curated(curated: Sequence[Conversation], cfg: MixConfig) -> list[Conversation]:
+    """All curated records, or ``curated_count`` of them drawn by seed (kept in file order)."""
+    if cfg.curated_count is None:
+        return list(curated)
+    if cfg.curated_count > len(curated):
+        raise ValueError(f"--curated-count {cfg.curated_count} is larger than the curated set ({len(curated)})")
+    idx = sorted(_rng(cfg.seed, "curated").sample(range(len(curated)), cfg.curated_count))
+    return [curated[i] for i in idx]
