@@ -60,13 +60,12 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except SystemExit:
         raise
-    except Exception as exc:  # click usage errors and friends
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+    except Exception as exc:
+        # Usage errors from (typer's vendored) click: they know how to print themselves.
+        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
-            sys.exit(2)
-        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(2 if exc.exit_code == 2 or type(exc).__name__.endswith("UsageError") else exc.exit_code)
+        if type(exc).__name__ == "Abort":
             sys.exit(1)
         if debug:
             raise

@@ -1,0 +1,142 @@
+"""A small stage graph with content-hash caching.
+
+Each stage's key is the hash of its kind, its settings, the keys of the stages it reads and the
+sha256 of the raw files it reads. Its output lives in ``RUN/stages/<kind>-<key>/`` and is marked done
+by ``.done.json`` written last (atomically). So a rerun does only what changed, a sweep shares every
+stage it can (equal settings, equal key), and a killed run resumes: finished stages are skipped and
+the interrupted one picks up its own journal or checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..errors import UnmaskError
+from ..store import atomic_write_bytes, content_key, sha256_file
+
+__all__ = ["STAGES", "FileHasher", "Plan", "Stage", "run_plan", "stage"]
+
+
+@dataclass
+class Stage:
+    kind: str
+    label: str
+    params: dict[str, Any] = field(default_factory=dict)
+    deps: dict[str, str] = field(default_factory=dict)  # role -> label of the stage read
+    files: list[str] = field(default_factory=list)      # raw inputs hashed by content
+    key: str = ""
+
+    def dirname(self) -> str:
+        return f"{self.kind}-{self.key[:16]}"
+
+
+# kind -> fn(stage, out_dir, dep_dirs {role: Path}, ctx) ; registered with @stage(kind)
+STAGES: dict[str, Callable[..., None]] = {}
+
+
+def stage(kind: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    def deco(fn: Callable[..., None]) -> Callable[..., None]:
+        STAGES[kind] = fn
+        return fn
+
+    return deco
+
+
+class FileHasher:
+    """sha256 of files and folders, cached by (size, mtime) in ``RUN/.hashes.json``."""
+
+    def __init__(self, cache: Path | None):
+        self.cache = cache
+        self._memo: dict[str, Any] = {}
+        if cache is not None and cache.exists():
+            try:
+                self._memo = orjson.loads(cache.read_bytes())
+            except orjson.JSONDecodeError:
+                self._memo = {}
+
+    def __call__(self, path: str) -> str:
+        p = Path(path)
+        if not p.exists():
+            raise UnmaskError(f"{p}: no such file or folder")
+        st = p.stat()
+        stamp = [st.st_size, st.st_mtime_ns] if p.is_file() else None
+        hit = self._memo.get(str(p.resolve()))
+        if stamp is not None and hit and hit[0] == stamp:
+            return hit[1]
+        digest = sha256_file(p)
+        if stamp is not None:
+            self._memo[str(p.resolve())] = [stamp, digest]
+        return digest
+
+    def save(self) -> None:
+        if self.cache is not None:
+            atomic_write_bytes(self.cache, orjson.dumps(self._memo))
+
+
+@dataclass
+class Plan:
+    stages: list[Stage]
+
+    def by_label(self) -> dict[str, Stage]:
+        return {s.label: s for s in self.stages}
+
+    def compute_keys(self, hasher: Callable[[str], str]) -> None:
+        done: dict[str, str] = {}
+        for st in self.stages:  # stages are listed in dependency order
+            missing = [d for d in st.deps.values() if d not in done]
+            if missing:
+                raise UnmaskError(f"plan: stage {st.label} reads {missing} before they are planned")
+            st.key = content_key({
+                "kind": st.kind,
+                "params": st.params,
+                "deps": {role: done[label] for role, label in sorted(st.deps.items())},
+                "files": [hasher(f) for f in st.files],
+            })
+            done[st.label] = st.key
+
+
+def _done_marker(d: Path) -> Path:
+    return d / ".done.json"
+
+
+def run_plan(plan: Plan, run_dir: Path, ctx: Any, *, dry_run: bool = False,
+             log: Callable[[str], None] = print) -> dict[str, str]:
+    """Run every stage not yet done, in order. Returns {label: 'cached' | 'ran' | 'todo'}."""
+    stages_dir = run_dir / "stages"
+    status: dict[str, str] = {}
+    dirs: dict[str, Path] = {}
+    for st in plan.stages:
+        d = stages_dir / st.dirname()
+        dirs[st.label] = d
+        if _done_marker(d).exists():
+            status[st.label] = "cached"
+            log(f"  cached  {st.label:<40} {st.dirname()}")
+            continue
+        if dry_run:
+            status[st.label] = "todo"
+            log(f"  todo    {st.label:<40} {st.dirname()}")
+            continue
+        fn = STAGES.get(st.kind)
+        if fn is None:
+            raise UnmaskError(f"plan: no stage kind {st.kind!r} (known: {', '.join(sorted(STAGES))})")
+        log(f"  run     {st.label:<40} {st.dirname()}")
+        d.mkdir(parents=True, exist_ok=True)
+        t0 = time.time()
+        fn(st, d, {role: dirs[label] for role, label in st.deps.items()}, ctx)
+        atomic_write_bytes(_done_marker(d), orjson.dumps({
+            "kind": st.kind, "label": st.label, "key": st.key, "params": st.params,
+            "seconds": round(time.time() - t0, 3), "pid": os.getpid(),
+        }, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+        status[st.label] = "ran"
+    return status
+
+
+def stage_dirs(plan: Plan, run_dir: Path) -> dict[str, Path]:
+    return {st.label: run_dir / "stages" / st.dirname() for st in plan.stages}
