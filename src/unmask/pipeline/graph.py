@@ -1,7 +1,7 @@
 """A small stage graph with content-hash caching.
 
 Each stage's key is the hash of its kind, its settings, the keys of the stages it reads and the
-sha256 of the raw files it reads. Its output lives in ``RUN/stages/<kind>-<key>/`` and is marked done
+sha256 of the raw files it reads. Its output lives in ``RUN/.stages/<kind>-<key>/`` and is marked done
 by ``.done.json`` written last (atomically). So a rerun does only what changed, a sweep shares every
 stage it can (equal settings, equal key), and a killed run resumes: finished stages are skipped and
 the interrupted one picks up its own journal or checkpoint.
@@ -21,7 +21,7 @@ import orjson
 from ..errors import UnmaskError
 from ..store import atomic_write_bytes, content_key, sha256_file
 
-__all__ = ["STAGES", "FileHasher", "Plan", "Stage", "run_plan", "stage"]
+__all__ = ["STAGES", "FileHasher", "Plan", "Stage", "run_plan", "stage", "stage_dirs"]
 
 
 @dataclass
@@ -52,8 +52,10 @@ def stage(kind: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
 class FileHasher:
     """sha256 of files and folders, cached by (size, mtime) in ``RUN/.hashes.json``."""
 
-    def __init__(self, cache: Path | None):
+    def __init__(self, cache: Path | None, allow_missing: bool = False):
         self.cache = cache
+        self.allow_missing = allow_missing  # --dry-run: list missing inputs instead of failing
+        self.missing: list[str] = []
         self._memo: dict[str, Any] = {}
         if cache is not None and cache.exists():
             try:
@@ -64,6 +66,9 @@ class FileHasher:
     def __call__(self, path: str) -> str:
         p = Path(path)
         if not p.exists():
+            if self.allow_missing:
+                self.missing.append(str(p))
+                return f"missing:{p}"
             raise UnmaskError(f"{p}: no such file or folder")
         st = p.stat()
         stamp = [st.st_size, st.st_mtime_ns] if p.is_file() else None
@@ -106,10 +111,10 @@ def _done_marker(d: Path) -> Path:
     return d / ".done.json"
 
 
-def run_plan(plan: Plan, run_dir: Path, ctx: Any, *, dry_run: bool = False,
+def run_plan(plan: Plan, stages_dir: Path, ctx: Any, *, dry_run: bool = False,
              log: Callable[[str], None] = print) -> dict[str, str]:
-    """Run every stage not yet done, in order. Returns {label: 'cached' | 'ran' | 'todo'}."""
-    stages_dir = run_dir / "stages"
+    """Run every stage not yet done, in order; each writes into ``stages_dir/<kind>-<key>``.
+    Returns {label: 'cached' | 'ran' | 'todo'}."""
     status: dict[str, str] = {}
     dirs: dict[str, Path] = {}
     for st in plan.stages:
@@ -138,5 +143,5 @@ def run_plan(plan: Plan, run_dir: Path, ctx: Any, *, dry_run: bool = False,
     return status
 
 
-def stage_dirs(plan: Plan, run_dir: Path) -> dict[str, Path]:
-    return {st.label: run_dir / "stages" / st.dirname() for st in plan.stages}
+def stage_dirs(plan: Plan, stages_dir: Path) -> dict[str, Path]:
+    return {st.label: stages_dir / st.dirname() for st in plan.stages}

@@ -1,0 +1,281 @@
+"""The experiment's stages (mix, train, attack, generate, judge, metrics, report) and the plan builder.
+
+Each stage calls the same library function as its CLI command, writing into its own stage folder;
+each is resumable on its own (journals for generate / judge, checkpoints for train, atomic files for
+the rest), so a killed run picks up inside the interrupted stage.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+from ..errors import UnmaskError
+from ..store import atomic_write_bytes
+from .config import Branch, Experiment, expand_branches
+from .graph import Plan, Stage, stage
+
+__all__ = ["PlannedRun", "build_plan"]
+
+WORLD_PREFIX = "world:"
+
+
+# ------------------------------------------------------------------------------------------ plan
+def _source(ref: str | None, st: Stage, role: str) -> None:
+    """Record a data reference on a stage: a file (hashed by content) or a world data set."""
+    if ref is None:
+        st.params[role] = None
+    elif ref.startswith(WORLD_PREFIX):
+        st.params[role] = ref
+        st.deps["world"] = "world-data"
+    else:
+        st.params[role] = f"file:{len(st.files)}"
+        st.files.append(ref)
+
+
+def _mix_stage(exp: Experiment, br: Branch) -> Stage:
+    assert br.mix is not None
+    st = Stage("mix", f"mix/{br.label}", {"mix": br.mix.model_dump(), "seed": exp.seed, "format": exp.data.format})
+    st.params["sources"] = []
+    for i, src in enumerate(exp.data.sources):
+        _source(src, st, f"source{i}")
+        st.params["sources"].append(st.params.pop(f"source{i}"))
+    _source(exp.data.refusal_source if br.mix.use_refusal_source else None, st, "refusal_source")
+    _source(exp.data.curated if br.mix.curated else None, st, "curated")
+    _source(br.mix.refusals, st, "refusals")
+    if br.mix.curated and not exp.data.curated:
+        raise UnmaskError(f"branch {br.label}: mix.curated needs data.curated (a VLGuard train JSON)")
+    if exp.data.image_root:
+        st.params["image_root"] = exp.data.image_root
+    return st
+
+
+@dataclass
+class PlannedRun:
+    plan: Plan
+    branches: list[Branch]
+    metrics: list[str]  # labels of the metrics stages, in report order
+
+
+def build_plan(exp: Experiment) -> PlannedRun:
+    """Expand the experiment into stages, listed in dependency order."""
+    from ..train import TrainConfig
+
+    stages: list[Stage] = []
+    refs = [*exp.data.sources, exp.data.refusal_source or "", exp.data.curated or "", *(b.input for b in exp.benches)]
+    if any(r.startswith(WORLD_PREFIX) for r in refs):
+        stages.append(Stage("world-data", "world-data", {"seed": exp.seed}))
+    model = exp.model.model_dump()
+    for b in exp.benches:
+        st = Stage("attack", f"attack/{b.label}", {"kind": b.kind, "loader": b.loader, "options": b.options})
+        _source(b.input, st, "input")
+        stages.append(st)
+    branches = expand_branches(exp)
+    for br in branches:
+        if br.mix is None:
+            continue
+        mix = _mix_stage(exp, br)
+        settings = {**exp.train, **br.train}
+        try:  # validate now (unknown keys are errors), not an hour into the run
+            TrainConfig(data="-", model=exp.model.name, out="-", **settings)
+        except Exception as exc:
+            raise UnmaskError(f"branch {br.label}: train: {_first_error(exc)}") from None
+        train = Stage("train", f"train/{br.label}", {"model": model, "train": settings, "seed": exp.seed,
+                                                     "image_root": exp.data.image_root,
+                                                     "launch": exp.launch.model_dump()}, deps={"data": mix.label})
+        stages += [mix, train]
+    _validate_eval_settings(exp)
+    metrics_labels = []
+    for br in branches:
+        for b in exp.benches:
+            gen = Stage("generate", f"generate/{br.label}/{b.label}", {"model": model, "generate": exp.generate},
+                        deps={"bench": f"attack/{b.label}"})
+            if br.mix is not None:
+                gen.deps["adapter"] = f"train/{br.label}"
+            stages.append(gen)
+            for j in exp.judges:
+                jst = Stage("judge", f"judge/{br.label}/{b.label}/{j.name}", {"judge": j.model_dump()},
+                            deps={"generations": gen.label, "bench": f"attack/{b.label}"})
+                labels = {"model": br.label, "bench": b.label, "attack": b.kind,
+                          "method": _method(br), "fraction": _fraction(br)}
+                mst = Stage("metrics", f"metrics/{br.label}/{b.label}/{j.name}",
+                            {"labels": labels, "bootstrap": exp.bootstrap, "seed": exp.seed},
+                            deps={"verdicts": jst.label})
+                stages += [jst, mst]
+                metrics_labels.append(mst.label)
+    return PlannedRun(Plan(stages), branches, metrics_labels)
+
+
+def _validate_eval_settings(exp: Experiment) -> None:
+    from ..generate import GenerateConfig
+    from ..judges import get_judge
+
+    try:
+        GenerateConfig(model=exp.model.name, bench="-", out="-", **exp.generate)
+    except Exception as exc:
+        raise UnmaskError(f"generate: {_first_error(exc)}") from None
+    for j in exp.judges:
+        try:
+            get_judge(j.name, **j.options).close()
+        except UnmaskError as exc:
+            raise UnmaskError(f"judges: {j.name}: {exc}") from None
+        except TypeError as exc:
+            raise UnmaskError(f"judges: {j.name}: {exc}") from None
+
+
+def _method(br: Branch) -> str:
+    if br.mix is None:
+        return "base"
+    if br.mix.curated:
+        return "curated"
+    return "mix"
+
+
+def _fraction(br: Branch) -> float | None:
+    if br.mix is None:
+        return 0.0
+    if br.mix.fraction is not None:
+        return br.mix.fraction
+    if br.mix.rejections is not None and br.mix.keep is not None and br.mix.rejections + br.mix.keep:
+        return br.mix.rejections / (br.mix.rejections + br.mix.keep)
+    return None
+
+
+def _first_error(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        err = errors()[0]
+        return f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}"
+    return str(exc)
+
+
+# ------------------------------------------------------------------------------------ stage bodies
+def _resolve(ref: str | None, st: Stage, deps: dict[str, Path]) -> str | None:
+    if ref is None:
+        return None
+    if ref.startswith("file:"):
+        return st.files[int(ref.removeprefix("file:"))]
+    if ref.startswith(WORLD_PREFIX):
+        index = orjson.loads((deps["world"] / "index.json").read_bytes())
+        name = ref.removeprefix(WORLD_PREFIX)
+        if name not in index:
+            raise UnmaskError(f"{ref}: the built-in world has no data set {name!r} (it has {', '.join(sorted(index))})")
+        return str(deps["world"] / index[name])
+    return ref
+
+
+@stage("world-data")
+def _world_data(st: Stage, out: Path, deps: dict[str, Path], ctx: Any) -> None:
+    from ..world.data import export_world_data
+
+    index = export_world_data(out / "data", seed=st.params["seed"])
+    atomic_write_bytes(out / "index.json", orjson.dumps({k: str(Path("data") / Path(v).relative_to(out / "data"))
+                                                         for k, v in index.items()}))
+
+
+@stage("mix")
+def _mix(st: Stage, out: Path, deps: dict[str, Path], ctx: Any) -> None:
+    from ..mixfile import make_config, run_mix
+    from ..refusals import load_bank
+
+    spec = dict(st.params["mix"])
+    refusals = _resolve(st.params["refusals"], st, deps)
+    for k in ("refusals", "curated", "use_refusal_source"):
+        spec.pop(k)
+    if refusals:
+        spec["refusals"] = load_bank(refusals)
+    cfg = make_config(seed=st.params["seed"], **spec)
+    sources = [_resolve(s, st, deps) for s in st.params["sources"]]
+    run_mix(sources, out / "mix.json", cfg, fmt=st.params["format"], image_root=st.params.get("image_root"),
+            refusal_source=_resolve(st.params["refusal_source"], st, deps),
+            curated=_resolve(st.params["curated"], st, deps), refusal_bank_path=refusals)
+
+
+@stage("train")
+def _train(st: Stage, out: Path, deps: dict[str, Path], ctx: Any) -> None:
+    from ..train import TrainConfig, train
+
+    model_dir = out / "model"
+    if model_dir.exists():  # finished, but killed before the stage was marked done
+        return
+    data = deps["data"] / "mix.json"
+    m = st.params["model"]
+    settings = {"seed": st.params["seed"], **st.params["train"]}
+    image_root = st.params.get("image_root") or str(_data_image_root(data, deps))
+    cfg = TrainConfig(data=str(data), model=m["name"], family=m["family"], trust_remote_code=m["trust_remote_code"],
+                      out=str(model_dir), image_root=image_root, resume=True, **settings)
+    launch = st.params["launch"]
+    if launch["accelerate"]:
+        cfg_file = out / "train_config.yaml"
+        atomic_write_bytes(cfg_file, yaml.safe_dump(cfg.model_dump(mode="json")).encode())
+        cmd = [sys.executable, "-m", "accelerate.commands.launch"]
+        if launch.get("config_file"):
+            cmd += ["--config_file", launch["config_file"]]
+        if launch.get("num_processes"):
+            cmd += ["--num_processes", str(launch["num_processes"])]
+        cmd += ["-m", "unmask", "train", str(data), "--config", str(cfg_file)]
+        res = subprocess.run(cmd)
+        if res.returncode != 0:
+            raise UnmaskError(f"train/{st.label}: accelerate launch exited with {res.returncode}")
+    else:
+        train(cfg)
+
+
+def _data_image_root(data: Path, deps: dict[str, Path]) -> Path:
+    # Mixes of world data keep the world's image paths, relative to the world data folder.
+    if "world" in deps:
+        return deps["world"] / "data"
+    return data.parent
+
+
+@stage("attack")
+def _attack(st: Stage, out: Path, deps: dict[str, Path], ctx: Any) -> None:
+    from ..attacks import build_benchmark
+
+    bench = out / "bench"
+    if bench.exists():
+        shutil.rmtree(bench)
+    opts = dict(st.params["options"])
+    build_benchmark(st.params["kind"], _resolve(st.params["input"], st, deps), bench, loader=st.params["loader"],
+                    **opts)
+
+
+@stage("generate")
+def _generate(st: Stage, out: Path, deps: dict[str, Path], ctx: Any) -> None:
+    from ..generate import GenerateConfig, generate
+
+    m = st.params["model"]
+    adapter = str(deps["adapter"] / "model") if "adapter" in deps else None
+    settings = {"progress": False, **st.params["generate"]}
+    cfg = GenerateConfig(model=m["name"], family=m["family"], trust_remote_code=m["trust_remote_code"],
+                         adapter=adapter, bench=str(deps["bench"] / "bench"), out=str(out / "generations.jsonl"),
+                         **settings)
+    generate(cfg)
+
+
+@stage("judge")
+def _judge(st: Stage, out: Path, deps: dict[str, Path], ctx: Any) -> None:
+    from ..judges import get_judge
+    from ..judges.run import run_judge
+
+    spec = st.params["judge"]
+    j = get_judge(spec["name"], **spec["options"])
+    run_judge(deps["generations"] / "generations.jsonl", j, out / "verdicts.jsonl",
+              samples=deps["bench"] / "bench" / "samples.jsonl")
+
+
+@stage("metrics")
+def _metrics(st: Stage, out: Path, deps: dict[str, Path], ctx: Any) -> None:
+    from ..metrics import compute_metrics
+    from ..metrics.core import read_verdicts
+
+    rows = read_verdicts([deps["verdicts"] / "verdicts.jsonl"])
+    doc = compute_metrics(rows, st.params["labels"], bootstrap=st.params["bootstrap"], seed=st.params["seed"])
+    atomic_write_bytes(out / "metrics.json", orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
