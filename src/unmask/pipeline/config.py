@@ -181,7 +181,8 @@ def load_experiment(path: str | Path, overrides: list[str] | None = None) -> Exp
     try:
         exp = Experiment(**doc)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"])
-        raise UnmaskError(f"{path}: {loc}: {err['msg']}") from None
+        # An unknown key usually explains the missing one beside it (a typo): name it first.
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        msgs = [f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in errors[:3]]
+        raise UnmaskError(f"{path}: {'; '.join(msgs)}") from None
     return exp
