@@ -37,7 +37,11 @@ def _root(
 def _register() -> None:
     # Importing a module registers its commands on ``app``.
     from . import (
+        attack,  # noqa: F401
         data,  # noqa: F401
+        evaluate,  # noqa: F401
+        model,  # noqa: F401
+        run,  # noqa: F401
         world,  # noqa: F401
     )
 

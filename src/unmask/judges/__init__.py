@@ -1,0 +1,106 @@
+"""Judges: decide, for each model answer, whether it ``refused`` or ``complied`` (or is ``unjudged``).
+
+A judge is a class registered by name with ``@judge("name")``; the CLI and recipes pick it by that
+name (``unmask judge --judge keyword``). Every :class:`~unmask.records.Verdict` a judge writes carries
+the judge's ``name`` and ``version`` (the version changes whenever the judge would decide differently:
+another phrase list, prompt template or judge model), so a number can always be traced to its judge.
+
+A judge also says what it ``measures``: ``"refusal"`` (did the model refuse? keyword judges, the
+``refusal`` LLM template) or ``"harm"`` (is the answer harmful? HarmBench / MM-SafetyBench-style LLM
+templates, Llama-Guard-style classifiers: ``complied`` means harmful, ``refused`` means not harmful).
+Metrics use that to refuse to call "not harmful" an over-refusal on benign prompts.
+
+Built-in judges (imported lazily, so listing them loads no heavy library):
+
+- ``keyword``, ``keyword-short``: refusal phrases (:mod:`unmask.judges.keyword`)
+- ``llm``: an OpenAI-compatible chat endpoint (:mod:`unmask.judges.llm`)
+- ``hf-classifier``: a local Hugging Face guard model (:mod:`unmask.judges.hf`)
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, ClassVar
+
+from ..errors import UnmaskError
+from ..records import Verdict
+
+__all__ = ["JUDGES", "Judge", "JudgeItem", "get_judge", "judge"]
+
+# name -> class; filled by @judge when a judge module is imported.
+JUDGES: dict[str, type[Judge]] = {}
+
+# Built-in judges live in modules imported on first use (the llm and hf judges pull in heavy things).
+_BUILTIN_MODULES = {
+    "keyword": "unmask.judges.keyword",
+    "keyword-short": "unmask.judges.keyword",
+    "llm": "unmask.judges.llm",
+    "hf-classifier": "unmask.judges.hf",
+}
+
+# What a judge sees of one generation row. ``prompt`` is "" when the row has none.
+JudgeItem = dict[str, Any]
+
+
+class Judge:
+    """Base class. Subclasses set ``name`` (via ``@judge``), ``version`` and ``measures``.
+
+    ``judge(items)`` yields ``(index, Verdict)`` pairs in any order (so slow judges can hand back each
+    verdict as soon as it is ready, for the journal); every index of ``items`` must be yielded once.
+    A judge must never turn a failure into ``refused``: failures are ``unjudged`` with a reason.
+    """
+
+    name: ClassVar[str] = ""
+    measures: ClassVar[str] = "refusal"
+    needs_prompt: ClassVar[bool] = False  # True: rows without a prompt cannot be judged
+    batch_size: int = 64  # how many items the runner hands over at once
+    version: str = "1"
+
+    def judge(self, items: Sequence[JudgeItem]) -> Iterator[tuple[int, Verdict]]:
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        """Settings for the manifest (never secrets)."""
+        return {"judge": self.name, "version": self.version, "measures": self.measures}
+
+    def close(self) -> None:
+        """Release resources (thread pools, models)."""
+
+    def verdict(self, item: JudgeItem, verdict: str, reason: str = "", score: float | None = None) -> Verdict:
+        return Verdict(id=item["id"], verdict=verdict, judge=self.name, judge_version=self.version,
+                       reason=reason, score=score, measures=self.measures)
+
+
+def judge(name: str) -> Callable[[type[Judge]], type[Judge]]:
+    """Register a :class:`Judge` subclass under ``name``: ``@judge("keyword") class Keyword(Judge): ...``."""
+
+    def deco(cls: type[Judge]) -> type[Judge]:
+        if name in JUDGES and JUDGES[name] is not cls:
+            raise ValueError(f"judge {name!r} is already registered by {JUDGES[name].__qualname__}")
+        cls.name = name
+        JUDGES[name] = cls
+        return cls
+
+    return deco
+
+
+def available() -> list[str]:
+    return sorted(set(JUDGES) | set(_BUILTIN_MODULES))
+
+
+def get_judge(name: str, **options: Any) -> Judge:
+    """Build the judge registered as ``name`` with its options (unknown options are an error)."""
+    if name not in JUDGES and name in _BUILTIN_MODULES:
+        importlib.import_module(_BUILTIN_MODULES[name])
+    if name not in JUDGES:
+        raise UnmaskError(f"unknown judge {name!r}; available: {', '.join(available())}")
+    cls = JUDGES[name]
+    try:
+        return cls(**options)
+    except TypeError as exc:
+        # A CLI option that does not belong to this judge lands here; say which judge refused it.
+        if "unexpected keyword argument" in str(exc):
+            bad = str(exc).split("argument")[-1].strip(" '")
+            raise UnmaskError(f"judge {name!r} takes no option {bad!r}") from None
+        raise

@@ -1,0 +1,64 @@
+"""Render the report in a real browser (headless Debian chromium) and look at what it shows.
+
+Skipped when no chromium is installed; ``.ci/run`` installs it, so CI runs this test.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from unmask.report import build_report
+
+BROWSER = next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
+
+
+def _chromium(args, tmp_path, timeout=120):
+    cmd = [BROWSER, "--headless", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+           "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}", *args]
+    if os.geteuid() == 0:
+        cmd.insert(1, "--no-sandbox")  # chromium refuses to run as root with its sandbox
+    return subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+
+
+@pytest.mark.skipif(BROWSER is None, reason="chromium not installed (apt-get install chromium)")
+def test_report_renders_table_and_plots_in_chromium(runs, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    out = tmp_path / "report.html"
+    build_report(runs, out)
+    url = out.resolve().as_uri()
+
+    dom = _chromium(["--dump-dom", url], tmp_path).stdout.decode()
+    assert "<table>" in dom, "the browser did not render the page"
+    overview = dom.split("Overview")[1].split("</table>")[0]
+    assert overview.count("<tr>") == 1 + 7 and "keyword 1+abc" in overview
+    srcs = re.findall(r'<img [^>]*src="data:image/png;base64,([^"]+)"', dom)
+    assert len(srcs) == 4
+    for s in srcs:
+        img = Image.open(io.BytesIO(base64.b64decode(s)))
+        assert img.format == "PNG" and img.width > 200 and img.height > 100
+
+    shot = tmp_path / "shot.png"
+    res = _chromium([f"--screenshot={shot}", "--window-size=1200,2000", url], tmp_path)
+    assert shot.exists(), res.stderr.decode()[-500:]
+    page = Image.open(shot).convert("RGB")
+    assert page.size == (1200, 2000)
+    px = np.asarray(page).reshape(-1, 3).astype(int)
+    assert len(np.unique(px, axis=0)) > 200, "the screenshot is (nearly) blank"
+
+    def near(rgb, tol=12):
+        return int((np.abs(px - np.array(rgb)) <= tol).all(axis=1).sum())
+
+    # matplotlib's first two series colours (tab:blue, tab:orange) must show: the plots are painted
+    assert near((31, 119, 180)) > 500 and near((255, 127, 14)) > 200
+    # dark text in the top third: the tables are painted too
+    top = np.asarray(page.crop((0, 0, 1200, 700)).convert("L"))
+    assert int((top < 80).sum()) > 2000

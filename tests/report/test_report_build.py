@@ -1,0 +1,70 @@
+"""``unmask report``: what the HTML and markdown hold, and the errors for empty or foreign folders."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import orjson
+import pytest
+
+from unmask.cli import main
+from unmask.report import build_report
+
+
+def test_report_tables_plots_and_markdown_twin(runs, tmp_path):
+    out = tmp_path / "rep" / "report.html"
+    main(["report", *map(str, runs), "-o", str(out), "--title", "Sweep"])
+    page = out.read_text()
+    # one overview row per metrics.json (7), with judge and unjudged counts beside every ASR
+    overview = page.split("<h2>Overview")[1].split("<h2>")[0]
+    assert overview.count("<tr>") == 1 + 7
+    assert "keyword 1+abc" in overview and "unjudged" in overview
+    assert re.search(r"<td>mix-0.1</td><td>mix</td><td>0.1</td><td>figstep</td><td>keyword 1\+abc</td>"
+                     r"<td>0\.\d{3} \[0\.\d{3}, 0\.\d{3}\]</td><td>60/63</td><td>3</td>", page)
+    # hostile label text is escaped, not executed
+    assert "<script>x</script>" not in page and "&lt;script&gt;" in page
+    # every plot is inline, decodes to a PNG; 3 report plots + 1 bias plot
+    imgs = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,([^"]+)">', page)
+    assert [a for a, _ in imgs] == ["ASR vs refusal fraction", "ASR per category", "ASR vs over-refusal trade-off",
+                                    "Data bias: data/bias/refusal_share.png"]
+    assert all(base64.b64decode(d).startswith(b"\x89PNG\r\n\x1a\n") for _, d in imgs)
+    assert "http://" not in page and "https://" not in page, "the page must open offline"
+    assert "Summary (sweep/summary.json)" in page and "0.050 [0.010, 0.120] (n=60)" in page
+    md = (tmp_path / "rep" / "report.md").read_text()
+    links = re.findall(r"!\[[^]]*\]\(([^)]+)\)", md)
+    assert len(links) == 4 and all((tmp_path / "rep" / link).read_bytes().startswith(b"\x89PNG") for link in links)
+    assert "| mix-0.1 | mix | 0.1 | figstep | keyword 1+abc |" in md.replace("sweep/mix-0.1/figstep | ", "")
+
+
+def test_missing_data_is_said_not_drawn(tmp_path):
+    d = tmp_path / "one"
+    d.mkdir()
+    (d / "metrics.json").write_bytes(orjson.dumps({
+        "format_version": 1, "judge": {"name": "llm", "version": "x"}, "labels": {},
+        "overall": {"asr": None, "ci": None, "n": 4, "n_judged": 0, "n_unjudged": 4}}))
+    res = build_report([d], tmp_path / "r.html")
+    page = (tmp_path / "r.html").read_text()
+    assert res["n_plots"] == 0 and "<img" not in page
+    assert "n/a" in page and "<td>0/4</td><td>4</td>" in page, "all-unjudged shows n/a and the count, not 0"
+    assert "No 'ASR vs refusal fraction' plot" in page
+
+
+def test_empty_or_foreign_run_folders_are_clear_errors(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for argv, msg in [
+        ([str(empty)], "empty: no metrics.json or summary.json"),
+        ([str(tmp_path / "nope")], "nope: no such run folder"),
+    ]:
+        with pytest.raises(SystemExit) as exc:
+            main(["report", *argv, "-o", str(tmp_path / "r.html")])
+        err = capsys.readouterr().err
+        assert exc.value.code == 2 and msg in err and err.count("\n") == 1
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "metrics.json").write_text('{"asr": 0.5}')
+    with pytest.raises(SystemExit):
+        main(["report", str(bad), "-o", str(tmp_path / "r.html")])
+    assert "bad/metrics.json: not an unmask metrics file (no 'format_version')" in capsys.readouterr().err
+    assert not (tmp_path / "r.html").exists() and not (tmp_path / "r.md").exists()
