@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from .records import IMAGE, Conversation, Turn
 from .refusals import DEFAULT_REFUSAL
 
-__all__ = ["MixConfig", "MixItem", "apply_plan", "make_refusal", "pick_curated", "plan_mix", "round_half_up"]
+__all__ = ["MixConfig", "MixItem", "apply_plan", "make_refusal", "pick_curated", "plan_mix", "refuse_item", "round_half_up"]
 
 ImageMode = Literal["keep", "blank", "noise", "remove"]
 
@@ -188,13 +188,16 @@ def apply_plan(plan: Sequence[MixItem], main: Sequence[Conversation], cfg: MixCo
         pool = main if item.pool == "main" else refusal_pool
         assert pool is not None, "a plan item names the refusal pool but none was given"
         conv = pool[item.index]
-        if item.refuse:
-            conv = make_refusal(conv, cfg, (item.pool, item.index))
-            if item.copy:
-                conv = conv.model_copy(update={"id": f"{conv.id}#refusal",
-                                               "metadata": {**conv.metadata, "pair_of": conv.id}})
-        out.append(conv)
+        out.append(refuse_item(conv, item, cfg) if item.refuse else conv)
     return out
+
+
+def refuse_item(conv: Conversation, item: MixItem, cfg: MixConfig) -> Conversation:
+    """The refusal record a plan item asks for (a same-ids copy gets the id ``<id>#refusal``)."""
+    conv = make_refusal(conv, cfg, (item.pool, item.index))
+    if item.copy:
+        conv = conv.model_copy(update={"id": f"{conv.id}#refusal", "metadata": {**conv.metadata, "pair_of": conv.id}})
+    return conv
 
 
 def pick_curated(curated: Sequence[Conversation], cfg: MixConfig) -> list[Conversation]:

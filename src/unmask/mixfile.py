@@ -23,7 +23,7 @@ from .formats import (
     to_llava,
     write_records,
 )
-from .mix import MixConfig, MixItem, apply_plan, make_refusal, pick_curated, plan_mix
+from .mix import MixConfig, MixItem, apply_plan, pick_curated, plan_mix, refuse_item
 from .records import Conversation
 from .store import atomic_path, write_manifest
 from .vlguard import vlguard_conversations
@@ -79,47 +79,44 @@ def _fast_path_ok(sources: Sequence[Path], out: Path, fmt: str | None, out_fmt: 
 def _fast_mix(src: Path, out: Path, cfg: MixConfig, image_root: Path | None,
               curated: list[Conversation]) -> MixResult:
     from .formats import resolve_image
-    from .jsonscan import scan_json_array
+    from .jsonscan import scan_llava
 
-    scan = scan_json_array(src)
-    n = len(scan)
-    try:
-        plan = plan_mix(n, cfg)
-    except ValueError as exc:
-        raise UnmaskError(f"{src}: {exc}") from None
-    root = image_root if image_root is not None else src.parent
-    templates: Counter = Counter()
-    with atomic_path(out) as tmp, open(tmp, "wb") as fh:
-        fh.write(b"[")
-        first = True
-        for item in plan:
-            raw = scan.element(item.index)
-            if item.refuse:
-                row = None
-                try:
-                    row = orjson.loads(raw)
-                    conv = conversation_from_row(row, item.index, src.stem, "llava")
-                    for img in conv.images:
-                        resolve_image(img, root)
-                except (ValueError, orjson.JSONDecodeError) as exc:
-                    rid = row.get("id") if isinstance(row, dict) else None
-                    raise UnmaskError(f"{where(src, item.index, rid)}: {exc}") from None
-                conv = make_refusal(conv, cfg, (item.pool, item.index))
-                if item.copy:
-                    conv = conv.model_copy(update={"id": f"{conv.id}#refusal",
-                                                   "metadata": {**conv.metadata, "pair_of": conv.id}})
-                templates[conv.metadata["refusal_template"]] += 1
-                raw = orjson.dumps(to_llava(conv))
-            if not first:
-                fh.write(b",\n")
-            fh.write(raw)
-            first = False
-        for conv in curated:
-            if not first:
-                fh.write(b",\n")
-            fh.write(orjson.dumps(to_llava(conv)))
-            first = False
-        fh.write(b"]\n")
+    with scan_llava(src) as scan:
+        n = len(scan)
+        try:
+            plan = plan_mix(n, cfg)
+        except ValueError as exc:
+            raise UnmaskError(f"{src}: {exc}") from None
+        root = image_root if image_root is not None else src.parent
+        templates: Counter = Counter()
+        with atomic_path(out) as tmp, open(tmp, "wb") as fh:
+            fh.write(b"[")
+            first = True
+            for item in plan:
+                raw = scan.element(item.index)
+                if item.refuse:
+                    row = None
+                    try:
+                        row = orjson.loads(raw)
+                        conv = conversation_from_row(row, item.index, src.stem, "llava")
+                        for img in conv.images:
+                            resolve_image(img, root)
+                    except (ValueError, orjson.JSONDecodeError) as exc:
+                        rid = row.get("id") if isinstance(row, dict) else None
+                        raise UnmaskError(f"{where(src, item.index, rid)}: {exc}") from None
+                    conv = refuse_item(conv, item, cfg)
+                    templates[conv.metadata["refusal_template"]] += 1
+                    raw = orjson.dumps(to_llava(conv))
+                if not first:
+                    fh.write(b",\n")
+                fh.write(raw)
+                first = False
+            for conv in curated:
+                if not first:
+                    fh.write(b",\n")
+                fh.write(orjson.dumps(to_llava(conv)))
+                first = False
+            fh.write(b"]\n")
     return _counts(plan, n, len(curated), templates)
 
 
