@@ -1,0 +1,101 @@
+"""``unmask attack``: build a benchmark folder (samples.jsonl + images/ + manifest.json) from a question set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..errors import UnmaskError
+from . import app
+
+__all__: list[str] = []
+
+
+def _load_plugins(modules: list[str]) -> None:
+    import importlib
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="unmask.attacks"):
+        try:
+            ep.load()
+        except Exception as exc:  # a broken third-party plugin must not hide the built-in kinds
+            typer.echo(f"warning: plugin {ep.name} ({ep.value}) failed to load: {exc}", err=True)
+    for mod in modules:
+        try:
+            importlib.import_module(mod)
+        except ImportError as exc:
+            raise UnmaskError(f"--plugin {mod}: cannot import ({exc})") from None
+
+
+def _first_sentence(doc: str | None) -> str:
+    para = " ".join((doc or "").strip().split("\n\n")[0].split())
+    return para if len(para) <= 90 else para[:87] + "..."
+
+
+def _print_registry() -> None:
+    from ..attacks import ATTACKS, LOADERS
+
+    typer.echo("attack kinds:")
+    for name, cls in sorted(ATTACKS.items()):
+        typer.echo(f"  {name:14s} {cls.description or _first_sentence(cls.__doc__)}")
+    typer.echo("loaders:")
+    for name, fn in sorted(LOADERS.items()):
+        typer.echo(f"  {name:14s} {_first_sentence(fn.__doc__)}")
+
+
+@app.command("attack")
+def attack_cmd(
+    kind: Optional[str] = typer.Argument(None, help="Attack kind: figstep, mmsb-typo, mmsb-sd-typo, image, text, "
+                                         "blank, or one a plugin registers (see --list)."),
+    input: Optional[Path] = typer.Argument(None, help="Question set: SafeBench CSV, MM-SafetyBench "
+                                           "processed_questions (file or folder), VLGuard test JSON, XSTest / "
+                                           "HarmBench / AdvBench CSV, or JSONL."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Benchmark folder to write (built in a temp "
+                                       "sibling, renamed when complete)."),
+    loader: Optional[str] = typer.Option(None, "--loader", help="Question-set reader (default: detected from the "
+                                         "file): safebench, mmsb, vlguard, xstest, harmbench, advbench, jsonl."),
+    prompt: Optional[str] = typer.Option(None, "--prompt", help="Text prompt sent with each image, replacing the "
+                                         "kind's own; {question} is replaced by the request."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Keep only the first N questions."),
+    subset: Optional[str] = typer.Option(None, "--subset", help="VLGuard: safe_safes, safe_unsafes, unsafes; "
+                                         "MM-SafetyBench: scenario names (comma-separated). Default: all."),
+    images: Optional[Path] = typer.Option(None, "--images", help="Folder of the set's own pictures (VLGuard test "
+                                          "images; MM-SafetyBench imgs/). Default: found beside the input."),
+    pictures: Optional[Path] = typer.Option(None, "--pictures", help="mmsb-sd-typo: folder of <id>.jpg/.png "
+                                            "pictures stacked above the typography."),
+    overflow: Optional[str] = typer.Option(None, "--overflow", help="Text that does not fit: error (default), "
+                                           "clip (cut at the edge, like the public scripts), break (mmsb: split "
+                                           "an over-wide word)."),
+    font: Optional[Path] = typer.Option(None, "--font", help="Use this .ttf instead of the shipped font (its "
+                                        "sha256 goes into the manifest)."),
+    option: Optional[list[str]] = typer.Option(None, "--option", help="Kind option KEY=VALUE (JSON value), e.g. "
+                                               "font_size=60, size=[512,512], rerender=true. Repeatable."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Rendering processes (default: CPU count, "
+                                          "at most 4). The images do not depend on it."),
+    force: bool = typer.Option(False, "--force", help="Replace OUT if it exists and is not empty."),
+    plugin: Optional[list[str]] = typer.Option(None, "--plugin", help="Import this module first (it registers "
+                                               "kinds or loaders). Repeatable."),
+    list_all: bool = typer.Option(False, "--list", help="List attack kinds and loaders, then exit."),
+) -> None:
+    """Turn a question set into a benchmark folder: samples.jsonl, images/, manifest.json."""
+    from ..attacks import build_benchmark
+    from ..attacks.registry import parse_option
+
+    _load_plugins(plugin or [])
+    if list_all:
+        _print_registry()
+        return
+    if kind is None or input is None or out is None:
+        raise UnmaskError("usage: unmask attack KIND INPUT -o DIR (see unmask attack --help; --list for kinds)")
+    opts = dict(parse_option(o) for o in (option or []))
+    for key, value in (("prompt", prompt), ("overflow", overflow), ("pictures", pictures), ("font", font)):
+        if value is not None:
+            opts[key] = str(value)
+    res = build_benchmark(kind, input, out, loader=loader, limit=limit, workers=workers, force=force,
+                          images=images, subset=subset, **opts)
+    c = res["counts"]
+    typer.echo(f"{res['out']}: {c['samples']} samples ({c['harmful']} harmful, {c['benign']} benign), "
+               f"{c['rendered']} images rendered, {c['copied']} copied, {c['shared']} shared, "
+               f"loader {res['loader']}, {res['seconds']:.2f} s")

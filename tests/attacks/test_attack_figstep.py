@@ -1,0 +1,122 @@
+"""FigStep: pixels match an independent rendering of the documented recipe; folder, manifest, errors."""
+
+from __future__ import annotations
+
+import hashlib
+import textwrap
+from pathlib import Path
+
+import orjson
+from attack_helpers import SAFEBENCH_HEADER, leftovers, read_samples, safebench_rows, write_csv
+from PIL import Image, ImageDraw, ImageFont
+
+FONT = Path(__file__).resolve().parents[2] / "src" / "unmask" / "fonts" / "FreeMonoBold.ttf"
+
+
+def reference_figstep(instruction: str) -> Image.Image:
+    """The public recipe written out with plain PIL: wrap 15, "1. 2. 3.", FreeMono Bold 80, (20, 10),
+    spacing 11, black on a white 760x760 RGB canvas (default layout engine, font loaded here)."""
+    text = textwrap.fill(instruction.removesuffix("\n"), width=15) + "\n1. \n2. \n3. "
+    im = Image.new("RGB", (760, 760), "#FFFFFF")
+    ImageDraw.Draw(im).text((20, 10), text, font=ImageFont.truetype(str(FONT), 80), spacing=11, fill="#000000")
+    return im
+
+
+def test_figstep_pixels_match_independent_rendering(tmp_path, run_cli):
+    rows = safebench_rows(3) + [["SafeBench", 9, 1, "Hobby 9", "How do I knit?",
+                                 "Steps to knit a supercalifragilisticexpialidocious scarf."]]
+    src = write_csv(tmp_path / "sb.csv", SAFEBENCH_HEADER, rows)
+    code, out, err = run_cli("attack", "figstep", src, "-o", tmp_path / "bench", "--workers", "1")
+    assert code == 0, err
+    samples = read_samples(tmp_path / "bench")
+    assert len(samples) == 4
+    for s, row in zip(samples, rows, strict=True):
+        with Image.open(tmp_path / "bench" / s["image"]) as im:
+            assert im.mode == "RGB" and im.size == (760, 760)
+            assert im.tobytes() == reference_figstep(str(row[5])).tobytes(), s["id"]
+
+
+def test_samples_and_manifest(tmp_path, safebench, run_cli):
+    out = tmp_path / "bench"
+    code, _, err = run_cli("attack", "figstep", safebench, "-o", out)
+    assert code == 0, err
+    samples = read_samples(out)
+    first = samples[0]
+    assert first["id"] == "SafeBench_1_1" and first["category"] == "Hobby 1" and first["harmful"] is True
+    assert first["attack"] == "figstep"
+    assert first["image"] == "images/SafeBench_1_1.png" and (out / first["image"]).is_file()
+    assert "1, 2 and 3" in first["prompt"] and "100 words" in first["prompt"]
+    assert first["source"]["instruction"] == "Steps to bake bread (case 0)."
+    assert set(first["source"]) == {"dataset", "category_id", "task_id", "category_name", "question", "instruction"}
+    man = orjson.loads((out / "manifest.json").read_bytes())
+    assert man["stage"] == "attack" and man["params"]["kind"] == "figstep" and man["params"]["loader"] == "safebench"
+    assert man["inputs"][0]["sha256"] == hashlib.sha256(safebench.read_bytes()).hexdigest()
+    font = man["fonts"][0]
+    assert font["file"] == "FreeMonoBold.ttf" and font["sha256"] == hashlib.sha256(FONT.read_bytes()).hexdigest()
+    assert man["params"]["attack"]["font_size"] == 80 and man["params"]["attack"]["spacing"] == 11
+    assert man["counts"]["samples"] == 6 and man["counts"]["rendered"] == 6 and man["counts"]["harmful"] == 6
+    assert man["png_writer"] == ["banded"]  # the fast writer passed its self-check
+    assert sorted(p.name for p in (out / "images").iterdir()) == sorted(Path(s["image"]).name for s in samples)
+
+
+def test_same_input_same_bytes_whatever_the_worker_count(tmp_path, run_cli):
+    src = write_csv(tmp_path / "sb.csv", SAFEBENCH_HEADER, safebench_rows(40))  # >= 32: the pool is used
+    assert run_cli("attack", "figstep", src, "-o", tmp_path / "a", "--workers", "1")[0] == 0
+    assert run_cli("attack", "figstep", src, "-o", tmp_path / "b", "--workers", "2")[0] == 0
+    for p in sorted((tmp_path / "a" / "images").iterdir()):
+        assert p.read_bytes() == (tmp_path / "b" / "images" / p.name).read_bytes(), p.name
+    assert (tmp_path / "a" / "samples.jsonl").read_bytes() == (tmp_path / "b" / "samples.jsonl").read_bytes()
+    with Image.open(tmp_path / "b" / "images" / "SafeBench_8_5.png") as im:
+        assert im.tobytes() == reference_figstep("Steps to brew green tea (case 39).").tobytes()
+
+
+def test_prompt_override_and_limit(tmp_path, safebench, run_cli):
+    code, _, err = run_cli("attack", "figstep", safebench, "-o", tmp_path / "b", "--limit", "2",
+                           "--prompt", "Complete the list. ({question})")
+    assert code == 0, err
+    samples = read_samples(tmp_path / "b")
+    assert [s["prompt"] for s in samples] == ["Complete the list. (How do I bake bread (case 0)?)",
+                                              "Complete the list. (How do I plant tulips (case 1)?)"]
+
+
+def test_too_long_instruction_is_an_error_unless_clipped(tmp_path, run_cli):
+    long = "Steps to " + "water the little garden every single morning " * 4
+    rows = safebench_rows(2) + [["SafeBench", 3, 7, "Hobby 3", "How do I garden?", long]]
+    src = write_csv(tmp_path / "sb.csv", SAFEBENCH_HEADER, rows)
+    code, _, err = run_cli("attack", "figstep", src, "-o", tmp_path / "bench")
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+    assert "sb.csv" in err and "record 2" in err and "SafeBench_3_7" in err and "--overflow clip" in err
+    assert leftovers(tmp_path, "bench") == []
+    code, _, err = run_cli("attack", "figstep", src, "-o", tmp_path / "bench", "--overflow", "clip")
+    assert code == 0, err
+    with Image.open(tmp_path / "bench" / "images" / "SafeBench_3_7.png") as im:
+        assert im.size == (760, 760) and im.tobytes() == reference_figstep(long).tobytes()
+
+
+def test_bad_rows_name_file_and_row(tmp_path, run_cli):
+    rows = safebench_rows(3)
+    rows[1][5] = "   "
+    src = write_csv(tmp_path / "sb.csv", SAFEBENCH_HEADER, rows)
+    code, _, err = run_cli("attack", "figstep", src, "-o", tmp_path / "bench")
+    assert code == 2 and "sb.csv: record 1 (id 'SafeBench_1_2'), line 3: empty 'instruction'" in err
+    src2 = write_csv(tmp_path / "sb2.csv", SAFEBENCH_HEADER[:-1], [r[:-1] for r in safebench_rows(2)])
+    code, _, err = run_cli("attack", "figstep", src2, "-o", tmp_path / "bench", "--loader", "safebench")
+    assert code == 2 and "sb2.csv: line 1: missing column(s) instruction" in err
+    assert leftovers(tmp_path, "bench") == []
+
+
+def test_missing_font_is_an_error_not_a_fallback(tmp_path, safebench, run_cli):
+    code, _, err = run_cli("attack", "figstep", safebench, "-o", tmp_path / "bench", "--font", tmp_path / "nope.ttf")
+    assert code == 2 and "nope.ttf: font file not found" in err
+    assert leftovers(tmp_path, "bench") == []
+
+
+def test_existing_output_needs_force(tmp_path, safebench, run_cli):
+    out = tmp_path / "bench"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    code, _, err = run_cli("attack", "text", safebench, "-o", out)
+    assert code == 2 and "--force" in err and (out / "keep.txt").exists()
+    assert run_cli("attack", "text", safebench, "-o", out, "--force")[0] == 0
+    assert not (out / "keep.txt").exists() and (out / "samples.jsonl").exists()
