@@ -18,16 +18,19 @@ inputs and seed give a byte-identical output, and one record's fate does not dep
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Sequence
 from typing import Literal, NamedTuple
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .records import IMAGE, Conversation, Turn
 from .refusals import DEFAULT_REFUSAL
 
-__all__ = ["MixConfig", "MixItem", "apply_plan", "make_refusal", "pick_curated", "plan_mix", "refuse_item", "round_half_up"]
+__all__ = ["MixConfig", "MixItem", "apply_plan", "make_refusal", "pick_curated", "plan_arrays", "plan_mix", "refusal_parts", "refuse_item",
+           "round_half_up"]
 
 ImageMode = Literal["keep", "blank", "noise", "remove"]
 
@@ -77,15 +80,59 @@ def round_half_up(x: float) -> int:
     return int(x + 0.5)
 
 
+class _Stream:
+    """A per-record random stream (splitmix64 over a hash of the key): cheap to create, so every
+    refusal record gets its own, and deterministic across processes and platforms."""
+
+    _MASK = (1 << 64) - 1
+
+    def __init__(self, *key: object):
+        digest = hashlib.blake2b(repr(key).encode(), digest_size=8).digest()
+        self.state = int.from_bytes(digest, "little")
+
+    def randrange(self, n: int) -> int:
+        self.state = (self.state + 0x9E3779B97F4A7C15) & self._MASK
+        z = self.state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & self._MASK
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & self._MASK
+        return (z ^ (z >> 31)) % n  # modulo bias < n / 2**64: negligible
+
+
 def _rng(seed: int, *purpose: object) -> random.Random:
     return random.Random(":".join(str(p) for p in (seed, *purpose)))
+
+
+def plan_arrays(n_main: int, cfg: MixConfig) -> tuple[np.ndarray, np.ndarray] | None:
+    """The plan of the common modes (one source, no same-ids copies) as arrays: source indices in
+    output order and whether each becomes a refusal. None for the other modes. Same draws as
+    :func:`plan_mix` (which is built on it), so the fast and general paths pick the same records."""
+    if cfg.same_ids:
+        return None
+    sel = _rng(cfg.seed, "select")
+    if cfg.fraction is not None:
+        k = round_half_up(cfg.fraction * n_main)
+        refuse = np.zeros(n_main, dtype=bool)
+        refuse[np.fromiter(sel.sample(range(n_main), k), dtype=np.int64, count=k)] = True
+        return np.arange(n_main, dtype=np.int64), refuse
+    r, k = cfg.rejections or 0, cfg.keep or 0
+    if r + k > n_main:
+        raise ValueError(f"--rejections {r} + --keep {k} = {r + k} is larger than the source ({n_main} records)")
+    drawn = np.fromiter(sel.sample(range(n_main), r + k), dtype=np.int64, count=r + k)
+    refuse = np.zeros(r + k, dtype=bool)
+    refuse[:r] = True
+    order = np.argsort(drawn, kind="stable")
+    return drawn[order], refuse[order]
 
 
 def plan_mix(n_main: int, cfg: MixConfig, n_refusal_pool: int | None = None) -> list[MixItem]:
     """Decide which records are written, and which become refusals. Raises ``ValueError`` when the
     request cannot be met (e.g. R + K larger than the source)."""
-    sel = _rng(cfg.seed, "select")
     separate = n_refusal_pool is not None
+    if not separate:
+        arrays = plan_arrays(n_main, cfg)
+        if arrays is not None:
+            return [MixItem("main", i, r) for i, r in zip(arrays[0].tolist(), arrays[1].tolist(), strict=True)]
+    sel = _rng(cfg.seed, "select")
     if cfg.fraction is not None:
         k = round_half_up(cfg.fraction * n_main)
         if separate:
@@ -93,15 +140,13 @@ def plan_mix(n_main: int, cfg: MixConfig, n_refusal_pool: int | None = None) -> 
                 raise ValueError(f"need {k} refusal records but the refusal source has {n_refusal_pool}")
             picked = sorted(sel.sample(range(n_refusal_pool), k))
             return [MixItem("main", i, False) for i in range(n_main)] + [MixItem("refusal", i, True) for i in picked]
-        chosen = set(sel.sample(range(n_main), k))
-        if cfg.same_ids:
-            out: list[MixItem] = []
-            for i in range(n_main):
-                out.append(MixItem("main", i, False))
-                if i in chosen:
-                    out.append(MixItem("main", i, True, copy=True))
-            return out
-        return [MixItem("main", i, i in chosen) for i in range(n_main)]
+        chosen = set(sel.sample(range(n_main), k))  # same-ids: refused copies follow their originals
+        out: list[MixItem] = []
+        for i in range(n_main):
+            out.append(MixItem("main", i, False))
+            if i in chosen:
+                out.append(MixItem("main", i, True, copy=True))
+        return out
 
     r, k = cfg.rejections or 0, cfg.keep or 0
     if separate:
@@ -123,14 +168,10 @@ def plan_mix(n_main: int, cfg: MixConfig, n_refusal_pool: int | None = None) -> 
             if i in twins:
                 out.append(MixItem("main", i, True, copy=True))
         return out
-    if r + k > n_main:
-        raise ValueError(f"--rejections {r} + --keep {k} = {r + k} is larger than the source ({n_main} records)")
-    drawn = sel.sample(range(n_main), r + k)
-    refused_set = set(drawn[:r])
-    return [MixItem("main", i, i in refused_set) for i in sorted(drawn)]
+    raise AssertionError("unreachable: plan_arrays covers the remaining modes")
 
 
-def _image_ref(cfg: MixConfig, rng: random.Random) -> str | None:
+def _image_ref(cfg: MixConfig, rng: _Stream) -> str | None:
     size = cfg.ablation_size
     if cfg.refusal_image == "blank":
         return f"unmask://blank?size={size}"
@@ -139,41 +180,43 @@ def _image_ref(cfg: MixConfig, rng: random.Random) -> str | None:
     return None
 
 
-def make_refusal(conv: Conversation, cfg: MixConfig, key: object) -> Conversation:
-    """Return a copy of ``conv`` whose reply (one random turn, or all turns) is a refusal.
-
-    ``key`` identifies the record for its private random stream (pool and index), so the result
-    does not depend on which other records were drawn."""
-    rng = _rng(cfg.seed, "refusal", key)
+def refusal_parts(turns: Sequence[tuple[str, str]], images: Sequence[str], cfg: MixConfig,
+                  key: object) -> tuple[list[tuple[str, str]], list[str], dict]:
+    """The core of the method on plain data: (role, text) turns and image paths in, the refusal
+    record's turns, images and metadata additions out. ``key`` identifies the record for its private
+    random stream (pool and index), so the result does not depend on which other records were drawn."""
+    rng = _Stream(cfg.seed, "refusal", key)
     template = rng.randrange(len(cfg.refusals))
     refusal = cfg.refusals[template]
-    system = [t for t in conv.turns if t.role == "system"]
-    if cfg.all_turns:
-        turns = [Turn(role=t.role, text=refusal if t.role == "assistant" else t.text) for t in conv.turns]
+    assistant = [i for i, (role, _) in enumerate(turns) if role == "assistant"]
+    # One random (question, reply) pair, as in the paper's random_choose.
+    pairs = [i - 1 for i in assistant if i > 0 and turns[i - 1][0] == "user"]
+    if cfg.all_turns or not pairs:  # (no question before any reply: keep the shape, refuse every reply)
+        out = [(role, refusal if role == "assistant" else text) for role, text in turns]
     else:
-        # One random (question, reply) pair, as in the paper's random_choose.
-        pairs = [(i - 1, i) for i in conv.assistant_indices() if i > 0 and conv.turns[i - 1].role == "user"]
-        if not pairs:  # a reply with no question before it: keep the record's shape, refuse every reply
-            turns = [Turn(role=t.role, text=refusal if t.role == "assistant" else t.text) for t in conv.turns]
-        else:
-            q, _ = pairs[rng.randrange(len(pairs))]
-            question = conv.turns[q].text
-            if conv.images and question.count(IMAGE) != len(conv.images):
-                # The image marker lives in the first question; move it to the kept one.
-                question = IMAGE * len(conv.images) + "\n" + question.replace(IMAGE, "").lstrip("\n")
-            turns = [*system, Turn(role="user", text=question), Turn(role="assistant", text=refusal)]
-    images = list(conv.images)
-    if cfg.refusal_image != "keep" and images:
-        if cfg.refusal_image == "remove":
-            images = []
-            turns = [Turn(role=t.role, text=_strip_markers(t.text)) for t in turns]
-        else:
-            images = [_image_ref(cfg, rng) or img for img in images]
-    meta = dict(conv.metadata)
-    meta.update(refusal=True, refusal_template=template)
-    if cfg.refusal_image != "keep":
+        question = turns[pairs[rng.randrange(len(pairs))]][1]
+        if images and question.count(IMAGE) != len(images):
+            # The image marker lives in the first question; move it to the kept one.
+            question = IMAGE * len(images) + "\n" + question.replace(IMAGE, "").lstrip("\n")
+        out = [t for t in turns if t[0] == "system"] + [("user", question), ("assistant", refusal)]
+    new_images = list(images)
+    meta: dict = {"refusal": True, "refusal_template": template}
+    if cfg.refusal_image != "keep" and new_images:
         meta["refusal_image"] = cfg.refusal_image
-    return conv.model_copy(update={"turns": turns, "images": images, "metadata": meta})
+        if cfg.refusal_image == "remove":
+            new_images = []
+            out = [(role, _strip_markers(text)) for role, text in out]
+        else:
+            new_images = [_image_ref(cfg, rng) or img for img in new_images]
+    return out, new_images, meta
+
+
+def make_refusal(conv: Conversation, cfg: MixConfig, key: object) -> Conversation:
+    """Return a copy of ``conv`` whose reply (one random turn, or all turns) is a refusal."""
+    turns, images, meta = refusal_parts([(t.role, t.text) for t in conv.turns], conv.images, cfg, key)
+    extra = {k: v for k, v in conv.extra.items() if k != "_turn_extra"}  # the turns are new
+    return conv.model_copy(update={"turns": [Turn(role=r, text=x) for r, x in turns], "images": images,
+                                   "metadata": {**conv.metadata, **meta}, "extra": extra})
 
 
 def _strip_markers(text: str) -> str:

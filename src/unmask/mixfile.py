@@ -7,6 +7,7 @@ become refusals are parsed and re-serialised.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,15 +18,16 @@ from pydantic import ValidationError
 from .errors import UnmaskError, where
 from .formats import (
     check_image_markers,
-    conversation_from_row,
     detect_format,
+    is_synthetic,
     read_records,
+    resolve_image,
     to_llava,
     write_records,
 )
-from .mix import MixConfig, MixItem, apply_plan, pick_curated, plan_mix, refuse_item
-from .records import Conversation
-from .store import atomic_path, write_manifest
+from .mix import MixConfig, MixItem, apply_plan, pick_curated, plan_arrays, plan_mix, refusal_parts
+from .records import IMAGE, Conversation
+from .store import atomic_path, sha256_file, write_manifest
 from .vlguard import vlguard_conversations
 
 __all__ = ["MixResult", "make_config", "run_mix"]
@@ -61,9 +63,9 @@ def _counts(plan: Sequence[MixItem], n_main: int, extra: int, templates: Counter
     )
 
 
-def _fast_path_ok(sources: Sequence[Path], out: Path, fmt: str | None, out_fmt: str | None,
+def _fast_path_ok(cfg: MixConfig, sources: Sequence[Path], out: Path, fmt: str | None, out_fmt: str | None,
                   refusal_source: Path | None, check_images: bool) -> bool:
-    if len(sources) != 1 or refusal_source is not None or check_images:
+    if len(sources) != 1 or refusal_source is not None or check_images or cfg.same_ids:
         return False
     if (fmt or detect_format(sources[0])) != "llava":
         return False
@@ -76,48 +78,124 @@ def _fast_path_ok(sources: Sequence[Path], out: Path, fmt: str | None, out_fmt: 
     return True
 
 
+_ROLE = {"human": "user", "gpt": "assistant", "system": "system"}
+_FROM = {v: k for k, v in _ROLE.items()}
+
+
+def _refuse_llava_row(row: object, item: MixItem, cfg: MixConfig) -> dict:
+    """The fast path's refusal on a decoded LLaVA row (already validated by the scanner): no
+    pydantic round trip, unknown fields kept as they are."""
+    if not isinstance(row, dict):
+        raise ValueError("a record must be an object")
+    image = row.get("image")
+    images = [image] if isinstance(image, str) else image if isinstance(image, list) else []
+    if image is not None and not (isinstance(image, str) or all(isinstance(x, str) for x in images)):
+        raise ValueError("'image' must be a path or a list of paths")
+    turns = [(_ROLE[t["from"]], t["value"]) for t in row["conversations"]]
+    n_markers = sum(text.count(IMAGE) for _, text in turns)
+    if images and n_markers not in (0, len(images)) or not images and n_markers:
+        raise ValueError(f"{n_markers} '<image>' marker(s) in the text but {len(images)} image(s)")
+    turns, images, meta = refusal_parts(turns, images, cfg, (item.pool, item.index))
+    out = {k: v for k, v in row.items() if k not in ("image", "conversations", "metadata")}
+    if images:
+        out["image"] = images[0] if isinstance(image, str) and len(images) == 1 else images
+    out["conversations"] = [{"from": _FROM[r], "value": x} for r, x in turns]
+    out["metadata"] = {**(row.get("metadata") or {}), **meta}
+    if item.copy:
+        out["metadata"]["pair_of"] = str(row.get("id"))
+        out["id"] = f"{row.get('id')}#refusal"
+    return out
+
+
 def _fast_mix(src: Path, out: Path, cfg: MixConfig, image_root: Path | None,
               curated: list[Conversation]) -> MixResult:
-    from .formats import resolve_image
+    """Copy runs of untouched records byte for byte (inside the kernel); parse only the refused ones.
+
+    Every record's structure, roles and replies are checked by the scanner; image paths are checked
+    (against the image root) for the records that are rewritten; the others are copied unchanged."""
+    import numpy as np
+
     from .jsonscan import scan_llava
 
+    root = image_root if image_root is not None else src.parent
+    check_path = _PathChecker(root)
+    templates: Counter = Counter()
     with scan_llava(src) as scan:
-        n = len(scan)
         try:
-            plan = plan_mix(n, cfg)
+            arrays = plan_arrays(len(scan), cfg)
         except ValueError as exc:
             raise UnmaskError(f"{src}: {exc}") from None
-        root = image_root if image_root is not None else src.parent
-        templates: Counter = Counter()
-        with atomic_path(out) as tmp, open(tmp, "wb") as fh:
+        assert arrays is not None, "the fast path takes the modes plan_arrays covers"
+        idx, refuse = arrays
+        # Segments: each refused record alone; each run of consecutive untouched source records together.
+        brk = np.ones(len(idx), dtype=bool)
+        if len(idx) > 1:
+            brk[1:] = refuse[1:] | refuse[:-1] | (idx[1:] != idx[:-1] + 1)
+        starts = np.flatnonzero(brk)
+        ends = np.append(starts[1:], len(idx)) - 1
+        first_byte = scan.spans[idx[starts], 0].tolist() if len(idx) else []
+        last_byte = scan.spans[idx[ends], 1].tolist() if len(idx) else []
+        seg_refuse = refuse[starts].tolist()
+        seg_index = idx[starts].tolist()
+        with atomic_path(out) as tmp, open(tmp, "wb", buffering=0) as fh:
+            # Unbuffered: refused records and kernel-side copies of untouched runs interleave, and a
+            # Python buffer would need a flush before every copy.
             fh.write(b"[")
-            first = True
-            for item in plan:
-                raw = scan.element(item.index)
-                if item.refuse:
-                    row = None
-                    try:
-                        row = orjson.loads(raw)
-                        conv = conversation_from_row(row, item.index, src.stem, "llava")
-                        for img in conv.images:
-                            resolve_image(img, root)
-                    except (ValueError, orjson.JSONDecodeError) as exc:
-                        rid = row.get("id") if isinstance(row, dict) else None
-                        raise UnmaskError(f"{where(src, item.index, rid)}: {exc}") from None
-                    conv = refuse_item(conv, item, cfg)
-                    templates[conv.metadata["refusal_template"]] += 1
-                    raw = orjson.dumps(to_llava(conv))
-                if not first:
+            for k, (a, b, is_refusal, i) in enumerate(zip(first_byte, last_byte, seg_refuse, seg_index, strict=True)):
+                if k:
                     fh.write(b",\n")
-                fh.write(raw)
-                first = False
-            for conv in curated:
-                if not first:
+                if not is_refusal:
+                    scan.write_range(fh, a, b)
+                    continue
+                row = None
+                try:
+                    row = orjson.loads(scan.read(i))
+                    new = _refuse_llava_row(row, MixItem("main", i, True), cfg)
+                    imgs = new.get("image", [])
+                    for img in [imgs] if isinstance(imgs, str) else imgs:
+                        check_path(img)
+                except (ValueError, KeyError, orjson.JSONDecodeError) as exc:
+                    rid = row.get("id") if isinstance(row, dict) else scan.record_id(i)
+                    raise UnmaskError(f"{where(src, i, rid)}: {exc}") from None
+                templates[new["metadata"]["refusal_template"]] += 1
+                fh.write(orjson.dumps(new))
+            for k, conv in enumerate(curated):
+                if k or len(idx):
                     fh.write(b",\n")
                 fh.write(orjson.dumps(to_llava(conv)))
-                first = False
             fh.write(b"]\n")
-    return _counts(plan, n, len(curated), templates)
+        n = len(scan)
+    return MixResult(input_records=n, output_records=len(idx) + len(curated), refusal_records=int(refuse.sum()),
+                     untouched_records=int((~refuse).sum()), curated_records=len(curated),
+                     refusal_templates={str(k): v for k, v in sorted(templates.items())})
+
+
+class _PathChecker:
+    """``resolve_image`` for many records sharing a few folders: each folder's real path is checked
+    once and its symlinks listed once (one ``scandir``), instead of a ``realpath`` per record."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._links: dict[str, set[str]] = {}  # checked folder -> names of the symlinks in it
+
+    def __call__(self, image: str) -> None:
+        if is_synthetic(image):
+            return
+        parent, name = os.path.split(image)
+        links = self._links.get(parent)
+        if links is None:
+            if os.path.isabs(image) or ".." in parent.split("/"):
+                resolve_image(image, self.root)  # the slow, exact check; nothing cached
+                return
+            resolve_image(parent or ".", self.root)
+            folder = self.root / parent
+            try:
+                links = {e.name for e in os.scandir(folder) if e.is_symlink()}
+            except OSError:
+                links = set()
+            self._links[parent] = links
+        if name in links or name == "..":
+            resolve_image(image, self.root)
 
 
 def run_mix(sources: Sequence[str | Path], out: str | Path, cfg: MixConfig, *, fmt: str | None = None,
@@ -134,8 +212,16 @@ def run_mix(sources: Sequence[str | Path], out: str | Path, cfg: MixConfig, *, f
     root = Path(image_root) if image_root is not None else None
     curated_records = pick_curated_or_fail(curated, cfg)
 
-    if _fast_path_ok(sources, out, fmt, out_format, refusal_source and Path(refusal_source), check_images):
-        counts = _fast_mix(sources[0], out, cfg, root, curated_records)
+    digests: dict[str, str] = {}
+    if _fast_path_ok(cfg, sources, out, fmt, out_format, refusal_source and Path(refusal_source), check_images):
+        # The manifest's sha256 of a large input, hashed on the other core while the scan runs
+        # (hashlib releases the GIL).
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1) as pool:
+            digest = pool.submit(sha256_file, sources[0])
+            counts = _fast_mix(sources[0], out, cfg, root, curated_records)
+            digests[str(sources[0])] = digest.result()
     else:
         main = _read_all(sources, fmt, root, check_images)
         pool = read_records(refusal_source, None, root, check_images) if refusal_source else None
@@ -154,7 +240,7 @@ def run_mix(sources: Sequence[str | Path], out: str | Path, cfg: MixConfig, *, f
               *([Path(refusal_bank_path)] if refusal_bank_path else [])]
     params = cfg.model_dump(mode="json")
     params.update(format=fmt, out_format=out_format, image_root=str(root) if root else None)
-    write_manifest(out, "mix", inputs=inputs, params=params, counts=dict(counts), seed=cfg.seed)
+    write_manifest(out, "mix", inputs=inputs, params=params, counts=dict(counts), seed=cfg.seed, digests=digests)
     return counts
 
 

@@ -209,8 +209,11 @@ def manifest_path(out: str | Path) -> Path:
 
 
 def write_manifest(out: str | Path, stage: str, *, inputs: Iterable[str | Path] = (), params: dict | None = None,
-                   counts: dict | None = None, seed: int | None = None, extra: dict | None = None) -> Path:
-    """Write the manifest beside ``out`` (``OUT.manifest.json``, or ``DIR/manifest.json``)."""
+                   counts: dict | None = None, seed: int | None = None, extra: dict | None = None,
+                   digests: dict[str, str] | None = None) -> Path:
+    """Write the manifest beside ``out`` (``OUT.manifest.json``, or ``DIR/manifest.json``).
+    ``digests`` maps an input path to its sha256 when the caller computed it already."""
+    digests = digests or {}
     import sys
 
     doc = {
@@ -221,7 +224,7 @@ def write_manifest(out: str | Path, stage: str, *, inputs: Iterable[str | Path] 
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "inputs": [{"path": str(p), "sha256": sha256_file(p)} for p in inputs],
+        "inputs": [{"path": str(p), "sha256": digests.get(str(p)) or sha256_file(p)} for p in inputs],
         "params": params or {},
         "counts": counts or {},
         "seed": seed,

@@ -71,11 +71,17 @@ def test_same_seed_byte_identical_other_seed_differs(run_cli, src, tmp_path):
     assert outs[0] == outs[1] and outs[0] != outs[2]
 
 
-def test_jsonl_and_fast_path_choose_the_same_records(run_cli, src, tmp_path):
+@pytest.mark.parametrize("indent", [None, 2])
+@pytest.mark.parametrize("mode", [["--fraction", "0.3"], ["--rejections", "9", "--keep", "17"]])
+def test_jsonl_and_fast_path_choose_the_same_records(run_cli, src, tmp_path, indent, mode):
+    """The fast path (LLaVA JSON, byte copies) and the general path (JSONL, parsed) agree."""
+    pretty = tmp_path / "pretty.json"
+    pretty.write_text(json.dumps(_load(src), indent=indent))
+    src = pretty
     jsonl = tmp_path / "llava.jsonl"
     jsonl.write_text("".join(json.dumps(r) + "\n" for r in _load(src)))
-    run_cli("mix", src, "-o", tmp_path / "a.json", "--fraction", "0.3", "--seed", 9)
-    run_cli("mix", jsonl, "-o", tmp_path / "b.jsonl", "--fraction", "0.3", "--seed", 9)
+    assert run_cli("mix", src, "-o", tmp_path / "a.json", *mode, "--seed", 9)[0] == 0
+    assert run_cli("mix", jsonl, "-o", tmp_path / "b.jsonl", *mode, "--seed", 9)[0] == 0
     a = _load(tmp_path / "a.json")
     b = [orjson.loads(x) for x in (tmp_path / "b.jsonl").read_bytes().splitlines()]
     assert a == b
