@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             raise
         msg = " ".join(str(exc).split("\n"))
+        if len(msg) > 1000:  # a value quoted from hostile input can be megabytes; keep both ends
+            msg = f"{msg[:600]} [... {len(msg) - 900} characters ...] {msg[-300:]}"
         typer.echo(f"error: {msg}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:

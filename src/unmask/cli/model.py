@@ -1,0 +1,319 @@
+"""Model commands: ``unmask train``, ``unmask generate``, ``unmask inspect-batch``, ``unmask merge-shards``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from ..errors import UnmaskError
+from . import app
+
+__all__: list[str] = []
+
+_MODEL_HELP = "'tiny' (the built-in world model), a local model folder, or a hub id."
+
+
+def _config(cls: Any, config_file: Optional[Path], given: dict[str, Any]) -> Any:
+    """Build a pydantic config from an optional YAML file plus the options given on the command line."""
+    from pydantic import ValidationError
+
+    base: dict[str, Any] = {}
+    if config_file is not None:
+        import yaml
+
+        try:
+            base = yaml.safe_load(config_file.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise UnmaskError(f"{config_file}: cannot read ({type(exc).__name__})") from None
+        if not isinstance(base, dict):
+            raise UnmaskError(f"{config_file}: expected a mapping of settings")
+    base.update({k: v for k, v in given.items() if v is not None})
+    try:
+        return cls(**base)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"]) or "config"
+        where = f"{config_file}: " if config_file else ""
+        raise UnmaskError(f"{where}{loc.replace('_', '-')}: {err['msg']}") from None
+
+
+def _flag(value: bool) -> Optional[bool]:
+    return True if value else None
+
+
+@app.command("train")
+def train_cmd(
+    data: Path = typer.Argument(
+        ..., help="Training records: LLaVA json/jsonl, messages jsonl or a saved HF dataset."
+    ),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help=f"Base model: {_MODEL_HELP}"),
+    out: Optional[Path] = typer.Option(
+        None, "-o", "--out", help="Output folder (adapter or full model, log, manifest)."
+    ),
+    config: Optional[Path] = typer.Option(
+        None, "--config", help="YAML file of TrainConfig settings; options given here override it."
+    ),
+    family: Optional[str] = typer.Option(
+        None,
+        "--family",
+        help="Model family (llava, llava_next, qwen2_vl, tiny); default: from the model's config.",
+    ),
+    processor: Optional[str] = typer.Option(
+        None, "--processor", help="Load the processor from here instead."
+    ),
+    data_format: Optional[str] = typer.Option(None, "--format", help="Input format (default: detected)."),
+    image_root: Optional[Path] = typer.Option(
+        None,
+        "--image-root",
+        help="Folder the records' image paths are relative to (default: the data file's folder).",
+    ),
+    method: Optional[str] = typer.Option(None, "--method", help="lora (default) or full."),
+    lora_r: Optional[int] = typer.Option(None, "--lora-r", help="LoRA rank (default 128)."),
+    lora_alpha: Optional[int] = typer.Option(None, "--lora-alpha", help="LoRA alpha (default 256)."),
+    lora_dropout: Optional[float] = typer.Option(None, "--lora-dropout", help="LoRA dropout (default 0.05)."),
+    lora_targets: Optional[str] = typer.Option(
+        None,
+        "--lora-targets",
+        help="Comma list of language-model linear "
+        "layers (default q,k,v,o,gate,up,down _proj); never the vision tower.",
+    ),
+    train_projector: bool = typer.Option(
+        False, "--train-projector", help="Also train the vision-language projector."
+    ),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (default 2e-4)."),
+    scheduler: Optional[str] = typer.Option(
+        None, "--scheduler", help="cosine (default), linear or constant."
+    ),
+    warmup_ratio: Optional[float] = typer.Option(
+        None, "--warmup-ratio", help="Warm-up share of steps (default 0.03)."
+    ),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Epochs (default 3)."),
+    max_steps: Optional[int] = typer.Option(
+        None, "--max-steps", help="Stop after this many optimizer steps."
+    ),
+    batch_size: Optional[int] = typer.Option(
+        None, "--batch-size", help="Samples per device per step (default 8)."
+    ),
+    grad_accum: Optional[int] = typer.Option(
+        None, "--grad-accum", help="Gradient accumulation steps (default 1)."
+    ),
+    max_length: Optional[int] = typer.Option(
+        None, "--max-length", help="Longer samples are dropped and counted, never cut (default 2048)."
+    ),
+    precision: Optional[str] = typer.Option(None, "--precision", help="bf16 (default) or fp32."),
+    gradient_checkpointing: bool = typer.Option(
+        False, "--gradient-checkpointing", help="Trade compute for memory."
+    ),
+    seed: Optional[int] = typer.Option(
+        None, "--seed", help="Seed for init, shuffling and dropout (default 0)."
+    ),
+    no_eos_on_refusal: bool = typer.Option(
+        False,
+        "--no-eos-on-refusal",
+        help="No loss on the end-of-turn token of "
+        "replies in records marked metadata.refusal (the paper's recipe).",
+    ),
+    save_every: Optional[int] = typer.Option(
+        None, "--save-every", help="Checkpoint every N steps (default 500; 0 = never)."
+    ),
+    keep_checkpoints: bool = typer.Option(
+        False, "--keep-checkpoints", help="Keep checkpoints after finishing."
+    ),
+    merge: bool = typer.Option(False, "--merge", help="LoRA: also save the merged full model in OUT/merged."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue an interrupted run from its last checkpoint."
+    ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
+    trust_remote_code: bool = typer.Option(
+        False, "--trust-remote-code", help="Allow the model folder's own code."
+    ),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
+) -> None:
+    """Fine-tune a VLM (LoRA or full) with prompt-masked batches; runs under accelerate launch / torchrun too."""
+    from ..train import TrainConfig, train
+
+    given = dict(
+        data=str(data),
+        model=model,
+        out=str(out) if out else None,
+        family=family,
+        processor=processor,
+        data_format=data_format,
+        image_root=str(image_root) if image_root else None,
+        method=method,
+        lora_r=lora_r,
+        lora_alpha=lora_alpha,
+        lora_dropout=lora_dropout,
+        lora_targets=[t.strip() for t in lora_targets.split(",") if t.strip()] if lora_targets else None,
+        train_projector=_flag(train_projector),
+        lr=lr,
+        scheduler=scheduler,
+        warmup_ratio=warmup_ratio,
+        epochs=epochs,
+        max_steps=max_steps,
+        batch_size=batch_size,
+        grad_accum=grad_accum,
+        max_length=max_length,
+        precision=precision,
+        gradient_checkpointing=_flag(gradient_checkpointing),
+        seed=seed,
+        no_eos_on_refusal=_flag(no_eos_on_refusal),
+        save_every=save_every,
+        keep_checkpoints=_flag(keep_checkpoints),
+        merge=_flag(merge),
+        resume=_flag(resume),
+        overwrite=_flag(overwrite),
+        trust_remote_code=_flag(trust_remote_code),
+        progress=False if no_progress else None,
+    )
+    cfg = _config(TrainConfig, config, given)
+    result = train(cfg)
+    if os.environ.get("RANK", "0") == "0":  # one line, not one per process under torchrun
+        typer.echo(f"trained {cfg.method} on {data} -> {result}")
+
+
+@app.command("generate")
+def generate_cmd(
+    model: str = typer.Option(
+        ..., "--model", "-m", help=f"Model: {_MODEL_HELP} For --backend openai: the served model name."
+    ),
+    bench: Path = typer.Option(
+        ..., "--bench", help="Benchmark folder holding samples.jsonl (from `unmask attack`)."
+    ),
+    out: Path = typer.Option(..., "-o", "--out", help="Output JSONL (resumes if a run was killed)."),
+    adapter: Optional[str] = typer.Option(
+        None, "--adapter", help="LoRA adapter folder (from `unmask train`)."
+    ),
+    backend: str = typer.Option(
+        "hf",
+        "--backend",
+        help="hf (transformers, default), openai (any OpenAI-compatible endpoint) or vllm (optional extra).",
+    ),
+    family: Optional[str] = typer.Option(
+        None, "--family", help="Model family (default: from the model's config)."
+    ),
+    processor: Optional[str] = typer.Option(
+        None, "--processor", help="Load the processor from here instead."
+    ),
+    batch_size: int = typer.Option(
+        16, "--batch-size", help="Prompts per batch (openai: requests in flight)."
+    ),
+    max_new_tokens: int = typer.Option(256, "--max-new-tokens", help="Most tokens to generate."),
+    min_new_tokens: int = typer.Option(0, "--min-new-tokens", help="Fewest tokens to generate."),
+    sample: bool = typer.Option(False, "--sample", help="Sample instead of greedy decoding."),
+    temperature: float = typer.Option(1.0, "--temperature", help="Sampling temperature (with --sample)."),
+    top_p: float = typer.Option(1.0, "--top-p", help="Nucleus sampling mass (with --sample)."),
+    seed: int = typer.Option(0, "--seed", help="Sampling seed."),
+    system_prompt: Optional[str] = typer.Option(
+        None, "--system-prompt", help="A system message before each prompt."
+    ),
+    dtype: str = typer.Option("float32", "--dtype", help="hf: float32, bfloat16 or float16."),
+    device: Optional[str] = typer.Option(
+        None, "--device", help="hf: cuda, cpu, ... (default: cuda if available)."
+    ),
+    shard: Optional[str] = typer.Option(
+        None,
+        "--shard",
+        help="i/n: only the i-th of n contiguous slices (merge the outputs with `unmask merge-shards`).",
+    ),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N samples (smoke tests)."),
+    api_base: str = typer.Option("http://127.0.0.1:8000/v1", "--api-base", help="openai: endpoint base URL."),
+    api_key_env: str = typer.Option(
+        "OPENAI_API_KEY",
+        "--api-key-env",
+        help="openai: environment variable holding the API key (never written anywhere).",
+    ),
+    trust_remote_code: bool = typer.Option(
+        False, "--trust-remote-code", help="Allow the model folder's own code."
+    ),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
+) -> None:
+    """Answer every prompt of a benchmark folder: batched, greedy by default, resumable, shardable."""
+    from ..generate import GenerateConfig, generate
+
+    cfg = _config(
+        GenerateConfig,
+        None,
+        dict(
+            model=model,
+            bench=str(bench),
+            out=str(out),
+            adapter=adapter,
+            backend=backend,
+            family=family,
+            processor=processor,
+            batch_size=batch_size,
+            max_new_tokens=max_new_tokens,
+            min_new_tokens=min_new_tokens,
+            do_sample=sample,
+            temperature=temperature,
+            top_p=top_p,
+            seed=seed,
+            system_prompt=system_prompt,
+            dtype=dtype,
+            device=device,
+            shard=shard,
+            limit=limit,
+            api_base=api_base,
+            api_key_env=api_key_env,
+            trust_remote_code=trust_remote_code,
+            progress=not no_progress,
+        ),
+    )
+    path = generate(cfg)
+    typer.echo(f"generated -> {path}")
+
+
+@app.command("merge-shards")
+def merge_shards_cmd(
+    parts: list[Path] = typer.Argument(..., help="The shard outputs of `unmask generate --shard i/n`."),
+    out: Path = typer.Option(..., "-o", "--out", help="Merged JSONL, in benchmark order."),
+) -> None:
+    """Join the shard outputs of one generation run (checks they cover the benchmark once)."""
+    from ..generate import merge_shards
+
+    path = merge_shards(list(parts), out)
+    typer.echo(f"merged {len(parts)} shards -> {path}")
+
+
+@app.command("inspect-batch")
+def inspect_batch_cmd(
+    data: Path = typer.Argument(..., help="Training records to inspect."),
+    model: str = typer.Option(
+        ..., "--model", "-m", help=f"Model whose template and tokenizer to use: {_MODEL_HELP}"
+    ),
+    n: int = typer.Option(3, "-n", help="How many records to show."),
+    family: Optional[str] = typer.Option(
+        None, "--family", help="Model family (default: from the model's config)."
+    ),
+    processor: Optional[str] = typer.Option(
+        None, "--processor", help="Load the processor from here instead."
+    ),
+    data_format: Optional[str] = typer.Option(None, "--format", help="Input format (default: detected)."),
+    image_root: Optional[Path] = typer.Option(
+        None, "--image-root", help="Folder the image paths are relative to."
+    ),
+    no_eos_on_refusal: bool = typer.Option(
+        False, "--no-eos-on-refusal", help="Show the masking of that option."
+    ),
+    trust_remote_code: bool = typer.Option(
+        False, "--trust-remote-code", help="Allow the model folder's own code."
+    ),
+) -> None:
+    """Show which tokens of a few records get loss: trained spans print inside double square brackets."""
+    from ..models.inspect import show_batch
+
+    show_batch(
+        data,
+        model,
+        n=n,
+        family=family,
+        processor=processor,
+        data_format=data_format,
+        image_root=image_root,
+        no_eos_on_refusal=no_eos_on_refusal,
+        trust_remote_code=trust_remote_code,
+    )

@@ -1,0 +1,128 @@
+"""Generation settings and the benchmark folder reader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ..errors import UnmaskError, where
+from ..records import Sample
+
+__all__ = ["BACKENDS", "GenerateConfig", "parse_shard", "read_bench", "shard_slice"]
+
+BACKENDS = ("hf", "openai", "vllm")
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``"i/n"`` (0 <= i < n) -> (i, n)."""
+    if text is None:
+        return None
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise UnmaskError(f"--shard {text!r}: expected i/n, e.g. 0/4") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise UnmaskError(f"--shard {text!r}: need 0 <= i < n")
+    return i, n
+
+
+def shard_slice(count: int, shard: tuple[int, int] | None) -> slice:
+    """Contiguous shards, so merging them in shard order restores the benchmark order."""
+    if shard is None:
+        return slice(0, count)
+    i, n = shard
+    return slice(count * i // n, count * (i + 1) // n)
+
+
+class GenerateConfig(BaseModel):
+    """One generation run; unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(
+        description="'tiny', a model folder or hub id (hf, vllm); the served model name (openai)"
+    )
+    bench: str = Field(description="benchmark folder with samples.jsonl")
+    out: str = Field(description="output JSONL of Generation rows")
+    adapter: str | None = None
+    family: str | None = None
+    processor: str | None = None
+    backend: Literal["hf", "openai", "vllm"] = "hf"
+    batch_size: int = Field(16, ge=1)
+    max_new_tokens: int = Field(256, ge=1)
+    min_new_tokens: int = Field(0, ge=0)
+    do_sample: bool = False
+    temperature: float = Field(1.0, gt=0)
+    top_p: float = Field(1.0, gt=0, le=1)
+    seed: int = 0
+    system_prompt: str | None = None
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    device: str | None = None
+    trust_remote_code: bool = False
+    shard: str | None = None
+    limit: int | None = Field(None, ge=1)
+    api_base: str = "http://127.0.0.1:8000/v1"
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout_s: float = Field(120.0, gt=0)
+    retries: int = Field(3, ge=0)
+    progress: bool = True
+
+    @field_validator("shard")
+    @classmethod
+    def _shard(cls, v: str | None) -> str | None:
+        parse_shard(v)
+        return v
+
+    def settings(self) -> dict[str, Any]:
+        """What decides the output text (recorded on every row and in the cache key)."""
+        s: dict[str, Any] = {
+            "backend": self.backend,
+            "max_new_tokens": self.max_new_tokens,
+            "min_new_tokens": self.min_new_tokens,
+            "do_sample": self.do_sample,
+            "system_prompt": self.system_prompt,
+        }
+        if self.do_sample:
+            s.update(temperature=self.temperature, top_p=self.top_p, seed=self.seed)
+        if self.backend == "hf":
+            s["dtype"] = self.dtype
+        if self.backend == "openai":
+            s["api_base"] = self.api_base
+        return s
+
+
+def read_bench(folder: str | Path) -> list[Sample]:
+    """Read ``DIR/samples.jsonl``; every bad row is an error naming the file and the line."""
+    import orjson
+
+    folder = Path(folder)
+    path = folder / "samples.jsonl"
+    if not folder.is_dir():
+        raise UnmaskError(f"{folder}: no such benchmark folder")
+    if not path.is_file():
+        raise UnmaskError(
+            f"{folder}: not a benchmark folder (no samples.jsonl); build one with `unmask attack`"
+        )
+    samples: list[Sample] = []
+    seen: set[str] = set()
+    with open(path, "rb") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                sample = Sample.model_validate(orjson.loads(line))
+            except orjson.JSONDecodeError:
+                raise UnmaskError(f"{where(path, line=lineno)}: invalid JSON") from None
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                loc = ".".join(str(x) for x in err["loc"])
+                raise UnmaskError(f"{where(path, line=lineno)}: {loc}: {err['msg']}") from None
+            if sample.id in seen:
+                raise UnmaskError(f"{where(path, line=lineno)}: duplicate sample id {sample.id!r}")
+            seen.add(sample.id)
+            samples.append(sample)
+    if not samples:
+        raise UnmaskError(f"{path}: no samples")
+    return samples

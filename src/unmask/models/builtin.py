@@ -1,0 +1,126 @@
+"""The built-in families: LLaVA-1.5, LLaVA-NeXT, Qwen2-VL / Qwen2.5-VL and the tiny world model.
+
+Module names are those of transformers 5 (``model.vision_tower``, ``model.multi_modal_projector``,
+``model.language_model``; Qwen: ``model.visual`` with its projector ``model.visual.merger``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from ..errors import UnmaskError
+from .registry import Family, family
+
+__all__ = ["LLAVA_V1_TEMPLATE", "QWEN_CHATML_TEMPLATE"]
+
+# LLaVA-1.5 was trained on "USER: <image>\nQ ASSISTANT: A</s>" (the vicuna_v1 conversation). The llava-hf
+# processor template ends replies with a space and no </s>, so fine-tuning with it would never teach the
+# model to stop (and --no-eos-on-refusal would have nothing to mask): unmask renders with this one.
+LLAVA_V1_TEMPLATE = (
+    "{%- for m in messages -%}"
+    "{%- if m['role'] == 'system' -%}"
+    "{%- for c in m['content'] if c['type'] == 'text' -%}{{ c['text'] }}{%- endfor -%}{{ ' ' }}"
+    "{%- elif m['role'] == 'user' -%}{{ 'USER: ' }}"
+    "{%- for c in m['content'] if c['type'] == 'image' -%}{{ '<image>\n' }}{%- endfor -%}"
+    "{%- for c in m['content'] if c['type'] == 'text' -%}{{ c['text'] }}{%- endfor -%}{{ ' ' }}"
+    "{%- else -%}{{ 'ASSISTANT: ' }}"
+    "{%- for c in m['content'] if c['type'] == 'text' -%}{{ c['text'] }}{%- endfor -%}{{ eos_token }}"
+    "{%- endif -%}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{ 'ASSISTANT:' }}{%- endif -%}"
+)
+
+# The Qwen2-VL ChatML template (images as vision tokens), used when a checkpoint ships none.
+QWEN_CHATML_TEMPLATE = (
+    "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}"
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}"
+    "<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}<|im_end|>\n"
+    "{% else %}{% for content in message['content'] %}"
+    "{% if content['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif content['type'] == 'text' %}{{ content['text'] }}{% endif %}"
+    "{% endfor %}<|im_end|>\n{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+@family("llava")
+class Llava15(Family):
+    """LLaVA-1.5 in the ``llava-hf`` layout (``LlavaForConditionalGeneration``)."""
+
+    aliases = ("llava-1.5", "llava_1_5")
+    model_classes = {"llava": "LlavaForConditionalGeneration"}
+    processor_classes = ("LlavaProcessor",)
+    vision_tower = ("model.vision_tower",)
+    projector = ("model.multi_modal_projector",)
+    chat_template = LLAVA_V1_TEMPLATE
+    prefer_own_template = True
+
+
+@family("llava_next")
+class LlavaNext(Family):
+    """LLaVA-NeXT / LLaVA-1.6 (``LlavaNextForConditionalGeneration``); its processor's template is used."""
+
+    aliases = ("llava-next", "llava-1.6")
+    model_classes = {"llava_next": "LlavaNextForConditionalGeneration"}
+    processor_classes = ("LlavaNextProcessor",)
+    vision_tower = ("model.vision_tower",)
+    projector = ("model.multi_modal_projector", "model.image_newline")
+    chat_template = LLAVA_V1_TEMPLATE
+
+
+@family("qwen2_vl")
+class Qwen2VL(Family):
+    """Qwen2-VL and Qwen2.5-VL: images become ``<|vision_start|><|image_pad|><|vision_end|>``."""
+
+    aliases = ("qwen2-vl", "qwen2_5_vl", "qwen2.5-vl")
+    model_classes = {
+        "qwen2_vl": "Qwen2VLForConditionalGeneration",
+        "qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration",
+    }
+    processor_classes = ("Qwen2VLProcessor", "Qwen2_5_VLProcessor")
+    vision_tower = ("model.visual",)
+    projector = ("model.visual.merger",)
+    image_token = "<|image_pad|>"
+    image_placeholder = "<|vision_start|><|image_pad|><|vision_end|>"
+    chat_template = QWEN_CHATML_TEMPLATE
+    end_of_turn = ("<|im_end|>",)
+
+    def load_processor(self, path: str, *, trust_remote_code: bool) -> Any:
+        try:
+            proc = super().load_processor(path, trust_remote_code=trust_remote_code)
+        except Exception as exc:  # e.g. OSError: no video processor (transformers needs torchvision for it)
+            proc, first = None, exc
+        if proc is not None and type(proc).__name__ in self.processor_classes:
+            return proc
+        # Without torchvision transformers cannot build the video processor, and AutoProcessor fails or
+        # silently returns the bare tokenizer. Images alone need no video processor: build an image-only one.
+        from .qwen_image_only import image_only_processor
+
+        try:
+            return image_only_processor(path, trust_remote_code=trust_remote_code)
+        except UnmaskError:
+            if proc is None:
+                raise first from None
+            raise
+
+
+@family("tiny")
+class Tiny(Family):
+    """The built-in tiny world model (a LLaVA with a character-level tokenizer, 72x72 images)."""
+
+    model_classes: ClassVar[dict[str, str]] = {}  # never auto-detected from model_type: "llava" wins
+    processor_classes = ()  # whatever the tiny world ships
+    vision_tower = ("model.vision_tower",)
+    projector = ("model.multi_modal_projector",)
+    chat_template = LLAVA_V1_TEMPLATE
+
+    def load_builtin(self, path: str | None) -> tuple[Any, Any]:
+        try:
+            from ..world.model import load_tiny
+        except ImportError as exc:
+            raise UnmaskError(f"the tiny world model is not available in this install ({exc})") from None
+        return load_tiny(path)
+
+    def model_class_for(self, model_type: str) -> str:
+        return "LlavaForConditionalGeneration"

@@ -1,0 +1,177 @@
+"""The model-family registry: what unmask needs to know about each kind of VLM.
+
+A family names the module prefixes of the vision tower, the projector and the language model (so that
+freezing and LoRA targets are derived, never guessed per run), the image token the processor expands,
+the chat template used to turn records into text, and how to load model and processor. Families are
+registered by name with :func:`family`::
+
+    @family("llava")
+    class Llava15(Family):
+        model_types = ("llava",)
+        ...
+
+and looked up with :func:`get_family` or picked from a checkpoint's ``config.json`` with
+:func:`detect_family`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ..errors import UnmaskError
+
+__all__ = ["FAMILY_FILE", "Family", "detect_family", "families", "family", "get_family"]
+
+# Written beside a model that unmask saves, so a fine-tuned checkpoint reloads with its own family.
+FAMILY_FILE = "unmask_family.json"
+
+_REGISTRY: dict[str, Family] = {}
+_ALIASES: dict[str, str] = {}
+
+
+class Family:
+    """Base class of a model family; subclasses set the class attributes and may override loading."""
+
+    name: ClassVar[str] = ""
+    aliases: ClassVar[tuple[str, ...]] = ()
+    #: ``config.model_type`` values this family handles, mapped to the transformers model class name.
+    model_classes: ClassVar[dict[str, str]] = {}
+    #: processor class names that fit (a bare tokenizer never does: a VLM needs an image processor).
+    processor_classes: ClassVar[tuple[str, ...]] = ()
+    #: module-name prefixes relative to the transformers model (not to a peft wrapper).
+    vision_tower: ClassVar[tuple[str, ...]] = ()
+    projector: ClassVar[tuple[str, ...]] = ()
+    language_model: ClassVar[str] = "model.language_model"
+    #: linear layers of the language model that LoRA adapts by default.
+    lora_modules: ClassVar[tuple[str, ...]] = (
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
+    )
+    #: the token the processor expands into one run of image features per image.
+    image_token: ClassVar[str] = "<image>"
+    #: text the chat template writes for one image (records always store ``<image>``).
+    image_placeholder: ClassVar[str] = "<image>"
+    #: unmask's own chat template (jinja), used when the processor has none or when ``prefer_own_template``.
+    chat_template: ClassVar[str | None] = None
+    prefer_own_template: ClassVar[bool] = False
+    #: tokens besides the tokenizer's EOS that close an assistant turn (for ``--no-eos-on-refusal``).
+    end_of_turn: ClassVar[tuple[str, ...]] = ()
+
+    # ------------------------------------------------------------------ loading (overridable)
+    def model_class_for(self, model_type: str) -> str:
+        if model_type in self.model_classes:
+            return self.model_classes[model_type]
+        return next(iter(self.model_classes.values()))
+
+    def load_model(self, path: str, *, dtype: Any, trust_remote_code: bool, model_type: str) -> Any:
+        import transformers
+
+        cls = getattr(transformers, self.model_class_for(model_type))
+        return cls.from_pretrained(
+            path, dtype=dtype, use_safetensors=True, trust_remote_code=trust_remote_code
+        )
+
+    def load_processor(self, path: str, *, trust_remote_code: bool) -> Any:
+        from transformers import AutoProcessor
+
+        return AutoProcessor.from_pretrained(path, trust_remote_code=trust_remote_code)
+
+    def load_builtin(self, path: str | None) -> tuple[Any, Any]:
+        """Families with built-in weights (``tiny``) load here; others have none."""
+        raise UnmaskError(f"family {self.name!r} has no built-in model; pass a model folder or hub id")
+
+    # ------------------------------------------------------------------ derived names
+    def image_token_id(self, processor: Any) -> int:
+        tok = getattr(processor, "tokenizer", processor)
+        tid = getattr(processor, "image_token_id", None)
+        if tid is None:
+            tid = tok.convert_tokens_to_ids(self.image_token)
+        return int(tid)
+
+    def template_for(self, processor: Any) -> str:
+        """The chat template to render records with: the processor's, unless the family knows better."""
+        own = self.chat_template
+        theirs = getattr(processor, "chat_template", None) or getattr(
+            getattr(processor, "tokenizer", None), "chat_template", None
+        )
+        if isinstance(theirs, dict):  # several named templates: take the default one
+            theirs = theirs.get("default")
+        if own is not None and (self.prefer_own_template or not theirs):
+            return own
+        if not theirs:
+            raise UnmaskError(
+                f"family {self.name!r}: the processor has no chat template and the family none either"
+            )
+        return theirs
+
+    def __repr__(self) -> str:
+        return f"<Family {self.name}>"
+
+
+def family(name: str) -> Callable[[type[Family]], type[Family]]:
+    """Class decorator: register a :class:`Family` subclass under ``name`` (and its ``aliases``)."""
+
+    def deco(cls: type[Family]) -> type[Family]:
+        cls.name = name
+        _REGISTRY[name] = cls()
+        for alias in cls.aliases:
+            _ALIASES[alias] = name
+        return cls
+
+    return deco
+
+
+def _ensure_builtin() -> None:
+    from . import builtin as _builtin  # noqa: F401  (registers the built-in families)
+
+
+def families() -> dict[str, Family]:
+    _ensure_builtin()
+    return dict(_REGISTRY)
+
+
+def get_family(name: str) -> Family:
+    _ensure_builtin()
+    key = _ALIASES.get(name, name)
+    if key not in _REGISTRY:
+        raise UnmaskError(f"unknown model family {name!r} (choose from {', '.join(sorted(_REGISTRY))})")
+    return _REGISTRY[key]
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UnmaskError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from None
+
+
+def detect_family(model: str, config: Any | None = None) -> Family:
+    """Pick the family of ``model``: ``tiny``, then a saved ``unmask_family.json``, then ``model_type``."""
+    _ensure_builtin()
+    if model == "tiny":
+        return get_family("tiny")
+    path = Path(model)
+    if (path / FAMILY_FILE).is_file():
+        return get_family(_read_json(path / FAMILY_FILE)["family"])
+    model_type = None
+    if config is not None:
+        model_type = getattr(config, "model_type", None)
+    elif (path / "config.json").is_file():
+        model_type = _read_json(path / "config.json").get("model_type")
+    if model_type is None:
+        raise UnmaskError(f"{model}: cannot tell the model family (no config.json model_type); pass --family")
+    for fam in _REGISTRY.values():
+        if model_type in fam.model_classes:
+            return fam
+    raise UnmaskError(
+        f"{model}: model_type {model_type!r} is not a supported family "
+        f"({', '.join(sorted(_REGISTRY))}); pass --family to force one"
+    )

@@ -1,0 +1,134 @@
+"""Fine-tune a VLM on conversation records: LoRA or full, prompt-masked, resumable, multi-process.
+
+``train(TrainConfig(...)) -> Path`` is the library API (the CLI, the demo and the experiment runner call
+it). It runs as is on one device and under ``accelerate launch`` / ``torchrun`` with several processes
+(DDP, DeepSpeed ZeRO-3 or FSDP per the accelerate config; see ``recipes/accelerate``).
+
+Output folder ``OUT`` (written as ``OUT.partial`` and renamed when training finished):
+
+- LoRA: ``adapter_config.json`` + ``adapter_model.safetensors`` (peft), loadable with ``--adapter OUT``;
+  with ``merge``, also ``merged/`` (a full model + processor)
+- full fine-tuning: the model (safetensors) + processor, loadable with ``--model OUT``
+- ``train_log.jsonl`` (step, epoch, loss, lr), ``train_config.json``, ``manifest.json`` (data counts)
+
+Checkpoints go to ``OUT.partial/checkpoints`` every ``save_every`` optimizer steps; ``resume=True``
+continues from the latest one after a crash or ``kill -9``.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .errors import UnmaskError
+
+__all__ = ["TrainConfig", "train"]
+
+# Fields that may differ between a run and its resumption (everything else must match).
+_RESUME_FREE = {"resume", "overwrite", "save_every", "keep_checkpoints", "num_workers", "progress"}
+
+
+class TrainConfig(BaseModel):
+    """Everything a training run needs; unknown keys are errors. Defaults follow the paper's recipe."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data: str = Field(description="training records (LLaVA json/jsonl, messages jsonl or a saved HF dataset)")
+    model: str = Field(description="'tiny', a local model folder or a hub id")
+    out: str = Field(description="output folder")
+    family: str | None = None
+    processor: str | None = None
+    data_format: str | None = None
+    image_root: str | None = None
+    trust_remote_code: bool = False
+    method: Literal["lora", "full"] = "lora"
+    lora_r: int = Field(128, ge=1)
+    lora_alpha: int = Field(256, ge=1)
+    lora_dropout: float = Field(0.05, ge=0, lt=1)
+    lora_targets: list[str] | None = None
+    train_projector: bool = False
+    lr: float = Field(2e-4, gt=0)
+    scheduler: Literal["cosine", "linear", "constant"] = "cosine"
+    warmup_ratio: float = Field(0.03, ge=0, le=1)
+    weight_decay: float = Field(0.0, ge=0)
+    max_grad_norm: float = Field(1.0, ge=0)
+    epochs: int = Field(3, ge=1)
+    max_steps: int | None = Field(None, ge=1)
+    batch_size: int = Field(8, ge=1, description="per device")
+    grad_accum: int = Field(1, ge=1)
+    max_length: int = Field(2048, ge=8)
+    precision: Literal["bf16", "fp32"] = "bf16"
+    gradient_checkpointing: bool = False
+    seed: int = 0
+    no_eos_on_refusal: bool = False
+    save_every: int = Field(500, ge=0, description="optimizer steps between checkpoints; 0 = none")
+    keep_checkpoints: bool = False
+    merge: bool = False
+    resume: bool = False
+    overwrite: bool = False
+    num_workers: int = Field(0, ge=0)
+    progress: bool = True
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainConfig:
+        if self.merge and self.method != "lora":
+            raise ValueError("merge applies to LoRA training only")
+        return self
+
+
+def _folders(cfg: TrainConfig) -> tuple[Path, Path]:
+    out = Path(cfg.out)
+    return out, out.with_name(out.name + ".partial")
+
+
+def _prepare_folders(cfg: TrainConfig, accelerator: object) -> tuple[Path, Path]:
+    from .models.checkpoints import latest_checkpoint
+
+    out, partial = _folders(cfg)
+    main = getattr(accelerator, "is_main_process", True)
+    if out.exists() and not cfg.overwrite:
+        raise UnmaskError(f"{out}: already exists; pass --overwrite to replace it")
+    if partial.exists() and cfg.overwrite and not cfg.resume:
+        if main:
+            shutil.rmtree(partial)
+    elif partial.exists() and not cfg.resume and latest_checkpoint(partial / "checkpoints") is not None:
+        raise UnmaskError(
+            f"{partial}: an interrupted run left checkpoints; pass --resume to continue it "
+            "or --overwrite to start over"
+        )
+    getattr(accelerator, "wait_for_everyone", lambda: None)()
+    return out, partial
+
+
+def _check_resume_config(cfg: TrainConfig, partial: Path) -> None:
+    import json
+
+    saved_path = partial / "train_config.json"
+    if not saved_path.is_file():
+        return
+    saved = json.loads(saved_path.read_text())
+    now = cfg.model_dump(mode="json")
+    diff = sorted(k for k in now if k not in _RESUME_FREE and saved.get(k) != now[k])
+    if diff:
+        raise UnmaskError(
+            f"{partial}: cannot resume: settings differ from the interrupted run ({', '.join(diff)})"
+        )
+
+
+def train(cfg: TrainConfig) -> Path:
+    """Run the training described by ``cfg`` and return the output folder."""
+    from .models.trainer import run_training
+
+    return run_training(cfg)
+
+
+def steps_plan(n_samples: int, cfg: TrainConfig, world: int) -> tuple[int, int, int]:
+    """(batches per epoch per process, optimizer steps per epoch, total optimizer steps)."""
+    batches = math.ceil(n_samples / (cfg.batch_size * world))
+    per_epoch = math.ceil(batches / cfg.grad_accum)
+    total = cfg.max_steps if cfg.max_steps is not None else per_epoch * cfg.epochs
+    return batches, per_epoch, total
