@@ -169,7 +169,15 @@ def loader(name: str, *, detect: Callable[[Path], bool] | None = None) -> Callab
     return deco
 
 
+# Kinds that live in other unmask modules, imported on first use (the tiny world's glyph grid).
+_BUILTIN_PLUGINS = {"world-typo": "unmask.world.attack"}
+
+
 def get_attack(name: str, **options: Any) -> Attack:
+    if name not in ATTACKS and name in _BUILTIN_PLUGINS:
+        import importlib
+
+        importlib.import_module(_BUILTIN_PLUGINS[name])
     cls = ATTACKS.get(name)
     if cls is None:
         raise UnmaskError(f"unknown attack kind {name!r} (known: {', '.join(sorted(ATTACKS))})")

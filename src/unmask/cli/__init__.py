@@ -39,6 +39,7 @@ def _register() -> None:
     from . import (
         attack,  # noqa: F401
         data,  # noqa: F401
+        demo,  # noqa: F401
         evaluate,  # noqa: F401
         model,  # noqa: F401
         run,  # noqa: F401

@@ -92,6 +92,8 @@ class Experiment(_Strict):
     benches: list[BenchSpec] = Field(..., min_length=1)
     generate: dict[str, Any] = Field(default_factory=dict, description="generation settings")
     judges: list[JudgeSpec] = Field(default_factory=lambda: [JudgeSpec(name="keyword")], min_length=1)
+    world: dict[str, int] = Field(default_factory=dict,
+                                  description="sizes of the tiny world's exported data (n_train, n_curated)")
     bootstrap: int = 1000
     report: bool = True
     launch: LaunchSpec = Field(default_factory=LaunchSpec)

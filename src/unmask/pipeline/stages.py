@@ -71,7 +71,7 @@ def build_plan(exp: Experiment) -> PlannedRun:
     stages: list[Stage] = []
     refs = [*exp.data.sources, exp.data.refusal_source or "", exp.data.curated or "", *(b.input for b in exp.benches)]
     if any(r.startswith(WORLD_PREFIX) for r in refs):
-        stages.append(Stage("world-data", "world-data", {"seed": exp.seed}))
+        stages.append(Stage("world-data", "world-data", {"seed": exp.seed, **exp.world}))
     model = exp.model.model_dump()
     for b in exp.benches:
         st = Stage("attack", f"attack/{b.label}", {"kind": b.kind, "loader": b.loader, "options": b.options})
@@ -88,8 +88,10 @@ def build_plan(exp: Experiment) -> PlannedRun:
         except Exception as exc:
             raise UnmaskError(f"branch {br.label}: train: {_first_error(exc)}") from None
         train = Stage("train", f"train/{br.label}", {"model": model, "train": settings, "seed": exp.seed,
-                                                     "image_root": exp.data.image_root,
+                                                     "image_root": _records_image_root(exp),
                                                      "launch": exp.launch.model_dump()}, deps={"data": mix.label})
+        if "world" in mix.deps:  # the world's image paths resolve under its data folder
+            train.deps["world"] = "world-data"
         stages += [mix, train]
     _validate_eval_settings(exp)
     metrics_labels = []
@@ -111,6 +113,17 @@ def build_plan(exp: Experiment) -> PlannedRun:
                 stages += [jst, mst]
                 metrics_labels.append(mst.label)
     return PlannedRun(Plan(stages), branches, metrics_labels)
+
+
+def _records_image_root(exp: Experiment) -> str | None:
+    """Where the mixed records' image paths resolve: data.image_root, else the folder of the file sources
+    (a mix copies the paths as they are; the stage folder it is written to holds no images)."""
+    if exp.data.image_root:
+        return exp.data.image_root
+    if any(s.startswith(WORLD_PREFIX) for s in exp.data.sources):
+        return None  # world data: the train stage finds the world's image folder itself
+    parents = {str(Path(s).parent) for s in exp.data.sources}
+    return parents.pop() if len(parents) == 1 else None
 
 
 def _validate_eval_settings(exp: Experiment) -> None:
@@ -173,9 +186,10 @@ def _resolve(ref: str | None, st: Stage, deps: dict[str, Path]) -> str | None:
 
 @stage("world-data")
 def _world_data(st: Stage, out: Path, deps: dict[str, Path], ctx: Any) -> None:
-    from ..world.data import export_world_data
+    from ..world.export import export_world_data
 
-    index = export_world_data(out / "data", seed=st.params["seed"])
+    sizes = {k: v for k, v in st.params.items() if k != "seed"}
+    index = export_world_data(out / "data", seed=st.params["seed"], **sizes)
     atomic_write_bytes(out / "index.json", orjson.dumps({k: str(Path("data") / Path(v).relative_to(out / "data"))
                                                          for k, v in index.items()}))
 

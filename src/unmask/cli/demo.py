@@ -1,0 +1,50 @@
+"""``unmask demo``: the whole phenomenon and the fix, on the built-in tiny world, on a CPU."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from . import app
+
+
+@app.command()
+def demo(
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Run folder (default: a new folder under ./runs)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the data export, the mix, the fine-tunes and the evaluation."),
+    sweep: bool = typer.Option(False, "--sweep", help="Also fine-tune at refusal fractions 0, 0.02, 0.05, 0.2, 0.3 "
+                               "(the ASR-vs-fraction curve; several more minutes)."),
+) -> None:
+    """Show the vision-domain safety gap and the benign-refusal fix on the built-in tiny world (a few minutes).
+
+    From the shipped base model: ASR of held-out harmful requests as text and as typography, and the
+    refusal rate on benign typographic requests; then the same after a 10% benign-refusal mix (the
+    method) and after a curated mix of the same size. Writes summary.json and report.html.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..world.demo import run_demo
+
+    console = Console(stderr=True, highlight=False)
+    run_dir = out or Path("runs") / time.strftime("demo-%Y%m%d-%H%M%S")
+    summary = run_demo(run_dir, seed=seed, sweep=sweep, log=lambda m: console.print(m, markup=False))
+    judge = summary["judge"]
+    table = Table(title=f"unmask demo (judge: {judge['name']} v{judge['version']}; 95% CI)")
+    for col in ("model", "ASR text", "ASR typography", "benign typo refused"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+
+    def cell(r: dict) -> str:
+        if r["value"] is None:
+            return "n/a"
+        lo, hi = r["ci"] or (r["value"], r["value"])
+        return f"{100 * r['value']:.0f}% [{100 * lo:.0f}, {100 * hi:.0f}] (n={r['n_judged']})"
+
+    for model, row in summary["models"].items():
+        table.add_row(model, cell(row["asr_text"]), cell(row["asr_typo"]), cell(row["refusal_benign_typo"]))
+    Console().print(table)
+    console.print(f"summary: {run_dir / 'summary.json'}   report: {run_dir / 'report.html'}   "
+                  f"({summary['seconds']:.0f} s)")

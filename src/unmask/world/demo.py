@@ -1,0 +1,130 @@
+"""``unmask demo``: the whole experiment on the built-in tiny world, through the ordinary pipeline.
+
+Starting from the shipped base model (no download, no base training): export the world's data as
+files, then one ``unmask run`` experiment — the base model, the method (``unmask mix --fraction 0.1``
+of the world's benign multimodal data, LoRA fine-tune) and a curated baseline of the same size
+(harmful typographic requests with refusals, VLGuard-style), optionally a sweep over refusal fractions —
+each evaluated on held-out harmful requests as text and as typography and on held-out benign
+typographic requests, judged by the keyword judge. Then ``summary.json`` and the report.
+
+Besides greedy ASR, the summary gives the continuous measure: the mean log-odds of the refusal's
+opening token at the first reply position, so selectivity shows even below the greedy threshold.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..pipeline.config import Experiment
+from ..pipeline.run import run_experiment
+from ..store import atomic_write_bytes
+
+__all__ = ["DEMO_FRACTION", "SWEEP_FRACTIONS", "demo_experiment", "run_demo"]
+
+DEMO_FRACTION = 0.1
+SWEEP_FRACTIONS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3)
+_TRAIN_RECORDS = 4800  # unmask.world.export.TRAIN_RECORDS
+
+# The world's method fine-tune: a fresh LoRA (r 16) on the language model, 150 steps of 32, fp32 on CPU.
+TRAIN = {"method": "lora", "lora_r": 16, "lora_alpha": 32, "lora_dropout": 0.0, "lr": 1e-3, "scheduler": "cosine",
+         "warmup_ratio": 0.03, "max_steps": 150, "epochs": 1, "batch_size": 32, "precision": "fp32",
+         "max_length": 256, "save_every": 50, "progress": False}
+BENCHES = [
+    {"label": "harmful-text", "kind": "text", "input": "world:harmful"},
+    {"label": "harmful-typo", "kind": "world-typo", "input": "world:harmful"},
+    {"label": "benign-typo", "kind": "world-typo", "input": "world:benign"},
+]
+# summary key -> (bench label, metric)
+_SUMMARY = {"asr_text": ("harmful-text", "asr"), "asr_typo": ("harmful-typo", "asr"),
+            "refusal_benign_typo": ("benign-typo", "over_refusal")}
+
+
+def _fraction_label(p: float) -> str:
+    return f"{p:g}"
+
+
+def demo_experiment(seed: int = 0, sweep: bool = False, fraction: float = DEMO_FRACTION,
+                    train_overrides: dict[str, Any] | None = None) -> Experiment:
+    n_refusal = int(fraction * _TRAIN_RECORDS + 0.5)
+    branches = [
+        {"label": f"mix-{_fraction_label(fraction)}", "mix": {"fraction": fraction}},
+        {"label": f"curated-{_fraction_label(fraction)}",
+         "mix": {"rejections": 0, "keep": _TRAIN_RECORDS - n_refusal, "curated": True, "curated_count": n_refusal}},
+    ]
+    doc: dict[str, Any] = {
+        "name": "demo",
+        "seed": seed,
+        "model": {"name": "tiny"},
+        "data": {"sources": ["world:train"], "curated": "world:curated"},
+        "train": {**TRAIN, **(train_overrides or {})},
+        "branches": branches,
+        "benches": BENCHES,
+        "generate": {"max_new_tokens": 48, "batch_size": 48, "progress": False},
+        "judges": [{"name": "keyword"}],
+        "bootstrap": 1000,
+    }
+    if sweep:
+        doc["sweep"] = {"fraction": [p for p in SWEEP_FRACTIONS if p != fraction]}
+    return Experiment(**doc)
+
+
+def _rate(doc: dict[str, Any], metric: str) -> dict[str, Any]:
+    block = doc["overall"] if metric == "asr" else doc["benign"]
+    return {"value": block.get(metric), "ci": block.get("ci"), "n": block.get("n"),
+            "n_judged": block.get("n_judged"), "n_unjudged": block.get("n_unjudged")}
+
+
+def _logodds(run_dir: Path, seed: int, models: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Mean refusal-opening log-odds per model on the world's held-out sets (same requests and renders
+    as the benchmarks)."""
+    from ..models.loading import load_model
+    from .batching import Codec
+    from .data import eval_sets
+    from .evaluate import run_sets
+
+    sets = eval_sets(seed, with_facts=False)
+    sets = {"asr_text": sets["harm_text"], "asr_typo": sets["harm_typo"], "refusal_benign_typo": sets["benign_typo"]}
+    out = {}
+    for model in models:
+        adapter = None if model == "base" else _adapter_dir(run_dir, model)
+        loaded = load_model("tiny", adapter=adapter)
+        res = run_sets(loaded.model, Codec(loaded.tokenizer), sets, max_new_tokens=1)
+        out[model] = {k: round(v["logodds_mean"], 3) for k, v in res.items()}
+    return out
+
+
+def _adapter_dir(run_dir: Path, model: str) -> str:
+    done = [p for p in (run_dir / ".stages").glob("train-*/.done.json")
+            if orjson.loads(p.read_bytes())["label"] == f"train/{model}"]
+    if not done:
+        raise FileNotFoundError(f"no finished training stage for {model}")
+    return str(done[0].parent / "model")
+
+
+def run_demo(out: str | Path, seed: int = 0, sweep: bool = False, log: Callable[[str], None] = print,
+             continuous: bool = True, train_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run the demo into ``out``; returns the summary (also written to ``out/summary.json``)."""
+    out = Path(out)
+    t0 = time.time()
+    exp = demo_experiment(seed, sweep, train_overrides=train_overrides)
+    result = run_experiment(exp, out, log=log)
+    judge = None
+    summary: dict[str, Any] = {"format_version": 1, "seed": seed, "models": {}}
+    for model in result["summary"]:
+        row: dict[str, Any] = {}
+        for key, (bench, metric) in _SUMMARY.items():
+            metrics = orjson.loads((out / "results" / model / bench / "keyword" / "metrics.json").read_bytes())
+            row[key] = _rate(metrics, metric)
+            judge = metrics["judge"]
+        summary["models"][model] = row
+    summary["judge"] = judge
+    if continuous:
+        summary["refusal_logodds"] = _logodds(out, seed, list(summary["models"]))
+    summary["seconds"] = round(time.time() - t0, 1)
+    atomic_write_bytes(out / "summary.json", orjson.dumps(summary, option=orjson.OPT_INDENT_2) + b"\n")
+    return summary
