@@ -28,6 +28,7 @@ __all__ = [
     "atomic_path",
     "atomic_write_bytes",
     "content_key",
+    "iter_jsonl",
     "manifest_path",
     "read_jsonl",
     "read_manifest",
@@ -100,21 +101,28 @@ def write_jsonl(path: str | Path, rows: Iterable[Any]) -> int:
     return n
 
 
-def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    """Read a JSONL file; a bad line is an error naming the file and the line."""
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
+    """Yield (line number, decoded value) of each non-blank line; a bad line is one error naming the
+    file and the line."""
     path = Path(path)
     if not path.is_file():
         raise UnmaskError(f"{path}: no such file")
-    rows = []
     with open(path, "rb") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
-                rows.append(orjson.loads(line))
+                yield lineno, orjson.loads(line)
             except orjson.JSONDecodeError as exc:
-                raise UnmaskError(f"{path}: line {lineno}: invalid JSON ({str(exc).split(':')[0]})") from None
-    return rows
+                reason = str(exc).split(":")[0]
+                if "utf-8" in reason.lower() or "utf8" in reason.lower():
+                    raise UnmaskError(f"{path}: line {lineno}: not valid UTF-8") from None
+                raise UnmaskError(f"{path}: line {lineno}: invalid JSON ({reason})") from None
+
+
+def read_jsonl(path: str | Path) -> list[Any]:
+    """Read a JSONL file; a bad line is an error naming the file and the line."""
+    return [row for _, row in iter_jsonl(path)]
 
 
 class Journal:

@@ -21,9 +21,9 @@ from typing import Any
 
 import orjson
 
-from ..errors import UnmaskError
+from ..errors import UnmaskError, short
 from ..records import Verdict
-from ..store import Journal, content_key, read_jsonl, write_manifest
+from ..store import Journal, content_key, iter_jsonl, read_jsonl, write_manifest
 from . import Judge
 
 __all__ = ["COPIED_FIELDS", "read_generations", "run_judge"]
@@ -32,7 +32,7 @@ COPIED_FIELDS = ("category", "attack", "harmful", "model", "adapter", "settings"
 
 
 def _loc(path: Path, lineno: int, rec_id: Any = None) -> str:
-    return f"{path}: line {lineno}" + (f" (id {rec_id!r})" if rec_id is not None else "")
+    return f"{path}: line {lineno}" + (f" (id {short(rec_id)})" if rec_id is not None else "")
 
 
 def read_generations(path: str | Path, samples: str | Path | None = None,
@@ -49,40 +49,33 @@ def read_generations(path: str | Path, samples: str | Path | None = None,
             prompts[str(s["id"])] = s["prompt"]
     rows: list[dict[str, Any]] = []
     first_line: dict[str, int] = {}
-    with open(path, "rb") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                raise UnmaskError(f"{_loc(path, lineno)}: invalid JSON ({str(exc).split(':')[0]})") from None
-            if not isinstance(row, dict):
-                raise UnmaskError(f"{_loc(path, lineno)}: expected a JSON object, got {type(row).__name__}")
-            for field in ("id", "response"):
-                if field not in row:
-                    raise UnmaskError(f"{_loc(path, lineno, row.get('id'))}: missing field {field!r}")
-            if not isinstance(row["id"], (str, int)) or isinstance(row["id"], bool):
-                raise UnmaskError(f"{_loc(path, lineno)}: 'id' must be a string or an integer")
-            rid = str(row["id"])
-            if not isinstance(row["response"], str):
-                raise UnmaskError(f"{_loc(path, lineno, rid)}: 'response' must be text, "
-                                  f"got {type(row['response']).__name__}")
-            if rid in first_line:
-                raise UnmaskError(f"{_loc(path, lineno, rid)}: duplicate id (first on line {first_line[rid]}); "
-                                  "each answer must be judged once")
-            first_line[rid] = lineno
-            prompt = row.get("prompt") if isinstance(row.get("prompt"), str) else prompts.get(rid)
-            if need_prompt and not prompt:
-                hint = "" if samples else " (pass --samples SAMPLES.jsonl to take prompts from the benchmark)"
-                raise UnmaskError(f"{_loc(path, lineno, rid)}: no 'prompt' for this judge, which needs the request{hint}")
-            harmful = row.get("harmful")
-            if harmful is not None and not isinstance(harmful, bool):
-                raise UnmaskError(f"{_loc(path, lineno, rid)}: 'harmful' must be true, false or null")
-            item = {k: row[k] for k in COPIED_FIELDS if k in row and row[k] is not None}
-            item.update(id=rid, response=row["response"], prompt=prompt or "",
-                        category=str(row.get("category") or ""))
-            rows.append(item)
+    for lineno, row in iter_jsonl(path):
+        if not isinstance(row, dict):
+            raise UnmaskError(f"{_loc(path, lineno)}: expected a JSON object, got {type(row).__name__}")
+        for field in ("id", "response"):
+            if field not in row:
+                raise UnmaskError(f"{_loc(path, lineno, row.get('id'))}: missing field {field!r}")
+        if not isinstance(row["id"], (str, int)) or isinstance(row["id"], bool):
+            raise UnmaskError(f"{_loc(path, lineno)}: 'id' must be a string or an integer")
+        rid = str(row["id"])
+        if not isinstance(row["response"], str):
+            raise UnmaskError(f"{_loc(path, lineno, rid)}: 'response' must be text, "
+                              f"got {type(row['response']).__name__}")
+        if rid in first_line:
+            raise UnmaskError(f"{_loc(path, lineno, rid)}: duplicate id (first on line {first_line[rid]}); "
+                              "each answer must be judged once")
+        first_line[rid] = lineno
+        prompt = row.get("prompt") if isinstance(row.get("prompt"), str) else prompts.get(rid)
+        if need_prompt and not prompt:
+            hint = "" if samples else " (pass --samples SAMPLES.jsonl to take prompts from the benchmark)"
+            raise UnmaskError(f"{_loc(path, lineno, rid)}: no 'prompt' for this judge, which needs the request{hint}")
+        harmful = row.get("harmful")
+        if harmful is not None and not isinstance(harmful, bool):
+            raise UnmaskError(f"{_loc(path, lineno, rid)}: 'harmful' must be true, false or null")
+        item = {k: row[k] for k in COPIED_FIELDS if k in row and row[k] is not None}
+        item.update(id=rid, response=row["response"], prompt=prompt or "",
+                    category=str(row.get("category") or ""))
+        rows.append(item)
     if not rows:
         raise UnmaskError(f"{path}: no generations (empty file)")
     return rows

@@ -7,10 +7,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from ..errors import UnmaskError
 from ..records import VERDICTS
+from ..store import iter_jsonl
 from .stats import agreement, bootstrap_ci, wilson
 
 __all__ = ["FORMAT_VERSION", "compare_judges", "compute_metrics", "judge_label", "read_verdicts"]
@@ -32,19 +31,12 @@ def read_verdicts(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
         if not path.is_file():
             raise UnmaskError(f"{path}: no such file")
         n_before = len(rows)
-        with open(path, "rb") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = orjson.loads(line)
-                except orjson.JSONDecodeError as exc:
-                    raise UnmaskError(f"{path}: line {lineno}: invalid JSON ({str(exc).split(':')[0]})") from None
-                if not isinstance(row, dict):
-                    raise UnmaskError(f"{path}: line {lineno}: expected a JSON object")
-                _check(row, f"{path}: line {lineno}")
-                row["_where"] = f"{path}: line {lineno}"
-                rows.append(row)
+        for lineno, row in iter_jsonl(path):
+            if not isinstance(row, dict):
+                raise UnmaskError(f"{path}: line {lineno}: expected a JSON object")
+            _check(row, f"{path}: line {lineno}")
+            row["_where"] = f"{path}: line {lineno}"
+            rows.append(row)
         if len(rows) == n_before:
             raise UnmaskError(f"{path}: no verdicts (empty file)")
     return rows
