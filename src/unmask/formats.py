@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from .errors import UnmaskError, where
+from .errors import UnmaskError, short, where
 from .records import IMAGE, Conversation, Turn
 
 __all__ = [
@@ -140,7 +140,7 @@ def _from_llava(row: dict[str, Any], index: int, source: str) -> Conversation:
             raise ValueError(f"turn {j} needs 'from' and 'value'")
         role = _LLAVA_ROLES.get(t["from"])
         if role is None:
-            raise ValueError(f"turn {j}: unknown role {t['from']!r} (expected human, gpt or system)")
+            raise ValueError(f"turn {j}: unknown role {short(t['from'])} (expected human, gpt or system)")
         if not isinstance(t["value"], str):
             raise ValueError(f"turn {j}: 'value' must be a string")
         turns.append(Turn(role=role, text=t["value"]))
@@ -184,7 +184,7 @@ def _from_messages(row: dict[str, Any], index: int, source: str) -> Conversation
         if not isinstance(m, dict) or "role" not in m or "content" not in m:
             raise ValueError(f"message {j} needs 'role' and 'content'")
         if m["role"] not in _MSG_ROLES:
-            raise ValueError(f"message {j}: unknown role {m['role']!r} (expected user, assistant or system)")
+            raise ValueError(f"message {j}: unknown role {short(m['role'])} (expected user, assistant or system)")
         text, parts = _content_to_text(m["content"], j)
         if parts:
             extra.setdefault("_parts", []).append(j)
@@ -362,11 +362,13 @@ def iter_records(path: str | Path, fmt: str | None = None, image_root: str | Pat
 def _check_image_file(real: Path, shown: str) -> None:
     if not real.is_file():
         raise ValueError(f"image {shown!r} not found")
-    from PIL import Image
+    from .images import ImageTooLarge, pil_open
 
     try:
-        with Image.open(real) as im:
+        with pil_open(real) as im:
             im.verify()
+    except ImageTooLarge as exc:
+        raise ValueError(f"image {shown!r}: {exc}") from None
     except Exception as exc:  # PIL raises many types for corrupt files
         raise ValueError(f"image {shown!r} cannot be decoded ({type(exc).__name__})") from None
 

@@ -25,10 +25,10 @@ _PICTURE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
 def open_picture(path: str | Path, where: str) -> Image.Image:
     """Decode a user or released picture fully (a truncated file fails here, naming the row)."""
-    from PIL import Image
+    from ..images import pil_open
 
     try:
-        with Image.open(path) as im:
+        with pil_open(path) as im:  # refuses decompression bombs before decoding
             im.load()
             return im.convert("RGB")
     except FileNotFoundError:

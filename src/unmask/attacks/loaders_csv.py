@@ -50,9 +50,21 @@ def read_csv(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, int, 
                 yield i, start, clean
                 start = reader.line_num + 1
     except UnicodeDecodeError as exc:
-        raise UnmaskError(f"{path}: not UTF-8 text ({exc.reason})") from None
+        raise UnmaskError(f"{path}: not UTF-8 text ({exc.reason}){_bad_utf8_at(path)}") from None
     except csv.Error as exc:
         raise UnmaskError(f"{path}: line {reader.line_num}: bad CSV ({exc})") from None
+
+
+def _bad_utf8_at(path: Path) -> str:
+    """`` at line N, byte B`` of the first byte that is not UTF-8 (the decoder reads ahead, so its own
+    position says little)."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return f" at line {line}, byte {exc.start}"
+    return ""
 
 
 def need(row: dict[str, Any], col: str, loc: str) -> str:

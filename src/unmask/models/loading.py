@@ -217,10 +217,12 @@ def load_model(
         try:
             config = AutoConfig.from_pretrained(spec, trust_remote_code=trust_remote_code)
         except Exception as exc:
-            raise UnmaskError(
-                f"{spec}: cannot load the model config: not a local folder, and the hub "
-                f"could not provide it ({_first_line(exc)})"
-            ) from exc
+            if "custom code" in str(exc) and not trust_remote_code:
+                raise UnmaskError(f"{spec}: the model needs its own Python code (auto_map in config.json), "
+                                  "which unmask runs only with --trust-remote-code") from exc
+            where = "cannot read config.json" if local.exists() else \
+                "cannot load the model config: not a local folder, and the hub could not provide it"
+            raise UnmaskError(f"{spec}: {where} ({_first_line(exc)})") from exc
         fam = fam or detect_family(spec, config)
         try:
             model = fam.load_model(

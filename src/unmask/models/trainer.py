@@ -70,8 +70,10 @@ def _to_device(batch: dict[str, Any], device: Any, dtype: Any) -> dict[str, Any]
 def _trim_log(log: Path, step: int) -> None:
     if not log.exists():
         return
+    from ..store import atomic_write_bytes
+
     keep = [ln for ln in log.read_bytes().splitlines() if ln.strip() and _log_step(ln) <= step]
-    log.write_bytes(b"".join(ln + b"\n" for ln in keep))
+    atomic_write_bytes(log, b"".join(ln + b"\n" for ln in keep))  # a kill mid-rewrite must not lose the log
 
 
 def _log_step(line: bytes) -> int:
@@ -108,7 +110,7 @@ def run_training(cfg: Any) -> Path:
     from transformers import get_scheduler
 
     from ..formats import read_records
-    from ..store import write_manifest
+    from ..store import atomic_write_bytes, write_manifest
     from ..train import _check_resume_config, _prepare_folders, steps_plan
     from .batching import Encoder, collate
     from .checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint, trainable_state_hook
@@ -192,7 +194,8 @@ def run_training(cfg: Any) -> Path:
     log_path = partial / "train_log.jsonl"
     if accelerator.is_main_process:
         _trim_log(log_path, step)
-        (partial / "train_config.json").write_text(json.dumps(cfg.model_dump(mode="json"), indent=2))
+        # Atomic: a torn file would stop the next --resume (it is compared with the new settings).
+        atomic_write_bytes(partial / "train_config.json", json.dumps(cfg.model_dump(mode="json"), indent=2).encode())
     from tqdm.auto import tqdm
 
     bar = tqdm(

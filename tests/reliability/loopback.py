@@ -1,0 +1,129 @@
+"""A misbehaving OpenAI-compatible chat server on 127.0.0.1, for the judge-fault and key-leak tests.
+
+The last message of a request carries ``MODE=<mode>``; the server answers in that mode:
+
+- ``yes`` / ``no``: 200 with that answer (harmbench: yes = harmful = complied)
+- ``e500``: always HTTP 500;  ``flaky``: 500 on the first try, then yes
+- ``r429``: always 429 with ``Retry-After: 1``;  ``r429once``: 429 + Retry-After once, then yes
+- ``hang``: answers after 2 s (past the client's timeout)
+- ``trunc``: Content-Length 500 but 20 bytes, then the connection closes
+- ``wrongjson``: 200, valid JSON without ``choices``;  ``garbage``: 200, not JSON at all
+- ``drip``: 200 headers, then one byte every 50 ms (never finishes within the timeout)
+- no marker: a fixed answer chosen by a hash of the text (deterministic; for crash trials)
+
+Every request's headers and body are kept (``state.requests``) so a test can look for a leaked key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+__all__ = ["State", "serve"]
+
+
+class State:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.attempts: Counter = Counter()  # text -> requests
+        self.times: dict[str, list[float]] = {}
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+
+
+def _handler(state: State) -> type[BaseHTTPRequestHandler]:
+    class H(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a: object) -> None:
+            pass
+
+        def _send(self, code: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _answer(self, text: str) -> None:
+            self._send(200, json.dumps({"choices": [{"message": {"role": "assistant", "content": text}}]}).encode())
+
+        def do_POST(self) -> None:  # noqa: N802
+            raw = self.rfile.read(int(self.headers["Content-Length"]))
+            body = json.loads(raw)
+            text = body["messages"][-1]["content"]
+            if isinstance(text, list):  # openai generate backend: content parts
+                text = " ".join(p.get("text", "") for p in text if isinstance(p, dict))
+            m = re.search(r"MODE=(\w+)", text)
+            mode = m.group(1) if m else None
+            with state.lock:
+                state.attempts[text] += 1
+                n = state.attempts[text]
+                state.times.setdefault(text, []).append(time.monotonic())
+                state.requests.append((dict(self.headers.items()), raw))
+            if mode is None:
+                self._answer(["yes", "no"][hashlib.sha256(text.encode()).digest()[0] % 2])
+            elif mode in ("yes", "no"):
+                self._answer(mode.capitalize())
+            elif mode == "e500" or (mode == "flaky" and n == 1):
+                self._send(500, b'{"error": "boom"}')
+            elif mode == "r429" or (mode == "r429once" and n == 1):
+                self._send(429, b'{"error": "slow down"}', {"Retry-After": "1"})
+            elif mode in ("flaky", "r429once"):
+                self._answer("Yes")
+            elif mode == "hang":
+                time.sleep(2.0)
+                self._answer("Yes")
+            elif mode == "trunc":
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "500")
+                self.end_headers()
+                self.wfile.write(b'{"choices": [{"mess')
+                self.wfile.flush()
+                self.close_connection = True
+            elif mode == "wrongjson":
+                self._send(200, b'{"object": "chat.completion", "result": "yes"}')
+            elif mode == "garbage":
+                self._send(200, b"<html>502 Bad Gateway</html>")
+            elif mode == "drip":
+                self.send_response(200)
+                self.send_header("Content-Length", "200")
+                self.end_headers()
+                for _ in range(200):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(0.05)
+            else:
+                self._send(400, b"{}")
+
+    return H
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client that gave up closed the socket; that is the point of these modes
+
+
+@contextmanager
+def serve() -> Iterator[tuple[str, State]]:
+    """Yield (base URL ending in /v1, state) of a server on 127.0.0.1 (never another interface)."""
+    state = State()
+    srv = _Server(("127.0.0.1", 0), _handler(state))
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    t.start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_address[1]}/v1", state
+    finally:
+        srv.shutdown()
+        srv.server_close()
