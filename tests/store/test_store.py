@@ -101,3 +101,15 @@ def test_manifest_records_inputs_and_params(tmp_path):
     m = read_manifest(out)
     assert m["inputs"][0]["sha256"] == sha256_file(src)
     assert m["params"] == {"fraction": 0.1} and m["seed"] == 3 and m["tool"] == "unmask"
+
+
+def test_orphaned_temporaries_of_dead_writers_are_removed(tmp_path):
+    out = tmp_path / "out.json"
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = tmp_path / f".out.json.tmp-{proc.stdout.strip()}"
+    dead.write_text("half of a killed write")
+    alive = tmp_path / f".out.json.tmp-{os.getppid()}"  # a live process: maybe still writing
+    alive.write_text("in progress")
+    with atomic_path(out) as tmp:
+        tmp.write_text("done")
+    assert out.read_text() == "done" and not dead.exists() and alive.exists()
