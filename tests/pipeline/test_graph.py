@@ -71,3 +71,14 @@ def test_missing_input_file_is_a_clear_error(tmp_path):
     plan = Plan([Stage("test-write", "a", {"text": "x"}, files=[str(tmp_path / "nope.json")])])
     with pytest.raises(UnmaskError, match="nope.json: no such file"):
         plan.compute_keys(FileHasher(None))
+
+
+def test_parallel_jobs_respect_dependencies(tmp_path):
+    plan = _plan(tmp_path)
+    plan.compute_keys(FileHasher(None))
+    status = run_plan(plan, tmp_path / "run", None, jobs=2, log=lambda m: None)
+    assert status == {"a": "ran", "b1": "ran", "b2": "ran"}
+    dirs = {s.label: tmp_path / "run" / s.dirname() for s in plan.stages}
+    assert (dirs["b1"] / "out.txt").read_text() == "yx" and (dirs["b2"] / "out.txt").read_text() == "zx"
+    assert run_plan(plan, tmp_path / "run", None, jobs=2, log=lambda m: None) == {"a": "cached", "b1": "cached",
+                                                                                   "b2": "cached"}

@@ -19,6 +19,8 @@ def run_cmd(
                                        "else runs/<name>)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate the experiment and print the plan: which "
                                  "stages are cached and which would run."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Run up to N independent stages side by side "
+                                       "(default: the experiment's `jobs`, 1)."),
 ) -> None:
     """Run mix -> train -> attack -> generate -> judge -> metrics -> report, redoing only what changed."""
     from rich.console import Console
@@ -27,7 +29,7 @@ def run_cmd(
 
     console = Console(stderr=True, highlight=False)
     exp = load_experiment(experiment, overrides or [])
-    result = run_experiment(exp, out, dry_run=dry_run, log=lambda m: console.print(m, markup=False))
+    result = run_experiment(exp, out, dry_run=dry_run, jobs=jobs, log=lambda m: console.print(m, markup=False))
     ran = sum(1 for s in result["status"].values() if s == "ran")
     cached = sum(1 for s in result["status"].values() if s == "cached")
     todo = sum(1 for s in result["status"].values() if s == "todo")

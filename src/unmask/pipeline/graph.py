@@ -111,35 +111,92 @@ def _done_marker(d: Path) -> Path:
     return d / ".done.json"
 
 
-def run_plan(plan: Plan, stages_dir: Path, ctx: Any, *, dry_run: bool = False,
+def _execute(kind_module: str, st: Stage, d: Path, deps: dict[str, Path], ctx: Any) -> None:
+    """Run one stage and mark it done (in this process or in a worker process)."""
+    import importlib
+
+    importlib.import_module(kind_module)  # a worker process registers the stage kinds by importing them
+    fn = STAGES[st.kind]
+    d.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    fn(st, d, deps, ctx)
+    atomic_write_bytes(_done_marker(d), orjson.dumps({
+        "kind": st.kind, "label": st.label, "key": st.key, "params": st.params,
+        "seconds": round(time.time() - t0, 3), "pid": os.getpid(),
+    }, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+
+
+def _worker_init(threads: int) -> None:
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+    except ImportError:  # pragma: no cover - torch is a base dependency
+        pass
+
+
+def run_plan(plan: Plan, stages_dir: Path, ctx: Any, *, dry_run: bool = False, jobs: int = 1,
              log: Callable[[str], None] = print) -> dict[str, str]:
-    """Run every stage not yet done, in order; each writes into ``stages_dir/<kind>-<key>``.
-    Returns {label: 'cached' | 'ran' | 'todo'}."""
+    """Run every stage not yet done; each writes into ``stages_dir/<kind>-<key>``. With ``jobs > 1``,
+    stages whose inputs are ready run side by side in worker processes (one torch thread each share
+    of the cores). Returns {label: 'cached' | 'ran' | 'todo'}."""
     status: dict[str, str] = {}
-    dirs: dict[str, Path] = {}
+    dirs = stage_dirs(plan, stages_dir)
+    todo: list[Stage] = []
     for st in plan.stages:
-        d = stages_dir / st.dirname()
-        dirs[st.label] = d
-        if _done_marker(d).exists():
+        if _done_marker(dirs[st.label]).exists():
             status[st.label] = "cached"
             log(f"  cached  {st.label:<40} {st.dirname()}")
-            continue
-        if dry_run:
+        elif dry_run:
             status[st.label] = "todo"
             log(f"  todo    {st.label:<40} {st.dirname()}")
-            continue
-        fn = STAGES.get(st.kind)
-        if fn is None:
-            raise UnmaskError(f"plan: no stage kind {st.kind!r} (known: {', '.join(sorted(STAGES))})")
-        log(f"  run     {st.label:<40} {st.dirname()}")
-        d.mkdir(parents=True, exist_ok=True)
-        t0 = time.time()
-        fn(st, d, {role: dirs[label] for role, label in st.deps.items()}, ctx)
-        atomic_write_bytes(_done_marker(d), orjson.dumps({
-            "kind": st.kind, "label": st.label, "key": st.key, "params": st.params,
-            "seconds": round(time.time() - t0, 3), "pid": os.getpid(),
-        }, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
-        status[st.label] = "ran"
+        else:
+            if st.kind not in STAGES:
+                raise UnmaskError(f"plan: no stage kind {st.kind!r} (known: {', '.join(sorted(STAGES))})")
+            todo.append(st)
+    if dry_run or not todo:
+        return status
+
+    def args(st: Stage) -> tuple:
+        return (STAGES[st.kind].__module__, st, dirs[st.label],
+                {role: dirs[label] for role, label in st.deps.items()}, ctx)
+
+    if jobs <= 1:
+        for st in todo:
+            log(f"  run     {st.label:<40} {st.dirname()}")
+            _execute(*args(st))
+            status[st.label] = "ran"
+        return status
+
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    finished = {label for label, s in status.items() if s == "cached"}
+    pending = list(todo)
+    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_worker_init,
+                             initargs=(threads,)) as pool:
+        running: dict[Any, Stage] = {}
+        try:
+            while pending or running:
+                for st in list(pending):
+                    if len(running) >= jobs:
+                        break
+                    if all(dep in finished for dep in st.deps.values()):
+                        pending.remove(st)
+                        log(f"  run     {st.label:<40} {st.dirname()}")
+                        running[pool.submit(_execute, *args(st))] = st
+                if not running:
+                    raise UnmaskError(f"plan: stages wait on inputs that never come: {[s.label for s in pending]}")
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    st = running.pop(fut)
+                    fut.result()  # a stage's error stops the run (finished stages stay done)
+                    finished.add(st.label)
+                    status[st.label] = "ran"
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
     return status
 
 

@@ -68,7 +68,7 @@ def _gather(planned: PlannedRun, run_dir: Path, dirs: dict[str, Path]) -> dict[s
 
 
 def run_experiment(exp: Experiment, run_dir: str | Path | None = None, *, dry_run: bool = False,
-                   log: Callable[[str], None] = print) -> RunResult:
+                   jobs: int | None = None, log: Callable[[str], None] = print) -> RunResult:
     run_dir = Path(run_dir or exp.out or Path("runs") / exp.name)
     planned = build_plan(exp)
     hasher = FileHasher(None if dry_run else run_dir / ".hashes.json", allow_missing=dry_run)
@@ -83,7 +83,7 @@ def run_experiment(exp: Experiment, run_dir: str | Path | None = None, *, dry_ru
     log(f"experiment {exp.name}: {len(planned.branches)} model(s) x {len(exp.benches)} bench(es) "
         f"x {len(exp.judges)} judge(s) = {len(planned.plan.stages)} stages -> {run_dir}")
     stage_root = run_dir / STAGES_DIR
-    status = run_plan(planned.plan, stage_root, None, dry_run=dry_run, log=log)
+    status = run_plan(planned.plan, stage_root, None, dry_run=dry_run, jobs=jobs or exp.jobs, log=log)
     result = RunResult(run_dir=str(run_dir), status=status, summary=None)
     if dry_run:
         return result
