@@ -10,6 +10,7 @@ the interrupted one picks up its own journal or checkpoint.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -127,6 +128,16 @@ def _execute(kind_module: str, st: Stage, d: Path, deps: dict[str, Path], ctx: A
 
 
 def _worker_init(threads: int) -> None:
+    # A worker must not outlive a killed run: it would keep writing into a stage folder that the
+    # resumed run is writing too. Linux: die with the parent.
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except OSError:
+            pass
     try:
         import torch
 

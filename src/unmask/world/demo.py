@@ -67,6 +67,7 @@ def demo_experiment(seed: int = 0, sweep: bool = False, fraction: float = DEMO_F
         "generate": {"max_new_tokens": 48, "batch_size": 48, "progress": False},
         "judges": [{"name": "keyword"}],
         "bootstrap": 1000,
+        "jobs": 2,  # two stages side by side: the two fine-tunes, the generations
     }
     if sweep:
         doc["sweep"] = {"fraction": [p for p in SWEEP_FRACTIONS if p != fraction]}
