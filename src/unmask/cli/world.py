@@ -1,41 +1,81 @@
-"""``unmask demo`` and ``unmask world``."""
+"""``unmask world build`` and ``unmask world eval``: the built-in tiny world."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from . import app
 
+world_app = typer.Typer(
+    name="world",
+    help="The built-in tiny world: a small Llava-style VLM that refuses harmful text but answers the same "
+    "request written in an image. Build its base model, or run its experiment.",
+    no_args_is_help=True,
+)
+app.add_typer(world_app, name="world")
 
-def _default_run_dir() -> Path:
-    return Path("runs") / time.strftime("demo-%Y%m%d-%H%M%S")
 
-
-@app.command()
-def demo(
-    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Run folder (default: a new folder under ./runs)."),
-    seed: int = typer.Option(0, "--seed", help="Random seed."),
+@world_app.command("build")
+def build(
+    out: Path = typer.Option(Path("world-base"), "-o", "--out", help="Folder to write the base model to "
+                             "(model.safetensors, tokenizer, processor files, build.json)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of every stage (0 builds the shipped base)."),
+    cache: Path = typer.Option(None, "--cache", help="Keep stage checkpoints here and reuse them on the next "
+                               "build with the same settings."),
 ) -> None:
-    """Run the main job on the built-in data: the benign-refusal mix and the data-bias analysis."""
-    from importlib.resources import files
+    """Train the base model from scratch in its three stages (text LM, vision reading, multimodal tuning).
 
-    from rich.console import Console
+    Deterministic: with the default seed on the same machine it rebuilds the shipped base bit for bit.
+    Takes tens of minutes on 2 CPU cores.
+    """
+    from ..store import sha256_file
+    from ..world.build import build_world
+    from ..world.model import BASE_DIR
 
-    from ..bias import run_bias
-    from ..formats import iter_records
-    from ..mixfile import make_config, run_mix
+    info = build_world(out, seed=seed, cache=cache, log=typer.echo)
+    digest = sha256_file(out / "model.safetensors")
+    shipped = BASE_DIR / "model.safetensors"
+    same = shipped.exists() and sha256_file(shipped) == digest
+    typer.echo(f"model.safetensors sha256 {digest}; {'identical to' if same else 'differs from'} the shipped base")
+    for name, st in info["stages"].items():
+        typer.echo(f"  {name}: {st.get('seconds', 0):.0f}s, final loss {st.get('loss', float('nan')):.4f}")
 
-    console = Console(stderr=True)
-    run_dir = out or _default_run_dir()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    sample = Path(str(files("unmask") / "data" / "benign_sample.json"))
-    mixed = run_dir / "mix-0.1.json"
-    counts = run_mix([sample], mixed, make_config(fraction=0.1, seed=seed))
-    console.print(f"mix: {counts['refusal_records']} of {counts['input_records']} replies turned into refusals -> {mixed}")
-    run_bias([("benign", iter_records(sample)), ("mix-0.1", iter_records(mixed))], run_dir / "bias")
-    console.print(f"bias: plots and bias.json in {run_dir / 'bias'}")
-    console.print("[yellow]training, attacks, generation and judging on the built-in tiny world come with later stages[/]")
+
+@world_app.command("eval")
+def evaluate(
+    model: Path = typer.Option(None, "--model", help="A world checkpoint folder (default: the shipped base)."),
+    seeds: str = typer.Option("0,1,2", "--seeds", help="Comma-separated seeds (eval renders, mix and LoRA)."),
+    fraction: str = typer.Option("0.1", "--fraction", help="Comma-separated refusal fractions of the "
+                                 "typographic replies for the method (and the curated baseline)."),
+    no_method: bool = typer.Option(False, "--base-only", help="Evaluate the model only; no fine-tunes."),
+    no_curated: bool = typer.Option(False, "--no-curated", help="Skip the curated (harmful images) baseline."),
+    no_eos: bool = typer.Option(False, "--no-eos", help="No loss on the EOS after refusals (the paper's trick)."),
+    steps: int = typer.Option(150, "--steps", help="LoRA steps of each fine-tune."),
+    out: Path = typer.Option(None, "-o", "--out", help="Write all numbers (per seed and pooled) to this JSON file."),
+) -> None:
+    """Held-out evaluation of the world: ASR of harmful requests as text and as typography, refusals of
+    benign typographic requests, refusal log-odds; then the method and the curated baseline, over seeds."""
+    import orjson
+
+    from ..errors import UnmaskError
+    from ..store import atomic_write_bytes
+    from ..world.experiment import table, world_eval
+    from ..world.finetune import FinetuneConfig
+
+    try:
+        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+        fractions = [] if no_method else [float(f) for f in fraction.split(",") if f.strip()]
+    except ValueError:
+        raise UnmaskError(f"--seeds {seeds!r} / --fraction {fraction!r}: comma-separated numbers expected") from None
+    if not seed_list:
+        raise UnmaskError("--seeds: give at least one seed")
+    if model is not None and not (model / "config.json").is_file():
+        raise UnmaskError(f"{model}: not a model folder (no config.json)")
+    res = world_eval(model, seeds=seed_list, fractions=fractions, curated=not no_curated,
+                     ft=FinetuneConfig(steps=steps), no_eos=no_eos, log=typer.echo)
+    typer.echo(table(res["summary"]))
+    if out is not None:
+        atomic_write_bytes(out, orjson.dumps(res, option=orjson.OPT_INDENT_2))
+        typer.echo(f"wrote {out}")
