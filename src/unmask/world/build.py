@@ -161,10 +161,10 @@ def build_world(out: str | Path, seed: int = 0, cfg: WorldConfig | None = None,
     info: dict[str, Any] = {"seed": seed, "config": asdict(cfg), "stages": {}}
     model, processor = random_model(seed)
     codec = Codec(processor.tokenizer)
-    c = asdict(cfg)
+    c = asdict(cfg) | {"data": _data_fingerprint()}
     keys = {
-        "stage1": {k: v for k, v in c.items() if k.startswith("s1_")},
-        "stage2a": {k: v for k, v in c.items() if k.startswith(("s1_", "s2a_"))},
+        "stage1": {k: v for k, v in c.items() if k.startswith(("s1_", "data"))},
+        "stage2a": {k: v for k, v in c.items() if k.startswith(("s1_", "s2a_", "data"))},
     }
     t_all = time.perf_counter()
     for name, fn in (("stage1", stage1), ("stage2a", stage2a)):
@@ -190,6 +190,16 @@ def build_world(out: str | Path, seed: int = 0, cfg: WorldConfig | None = None,
         (tmp / "build.json").write_text(json.dumps(info, indent=2))
     log(f"built in {info['seconds']:.0f}s -> {out}")
     return info
+
+
+def _data_fingerprint() -> str:
+    """Hash of the sources that define the world's data and model: a cached stage is stale when they change."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in ("vocab.py", "data.py", "font.py", "model.py", "batching.py", "loops.py"):
+        h.update((Path(__file__).parent / name).read_bytes())
+    return h.hexdigest()[:16]
 
 
 def _cache_dir(cache: str | Path | None, name: str, seed: int, params: dict) -> Path | None:

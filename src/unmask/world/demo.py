@@ -31,9 +31,10 @@ SWEEP_FRACTIONS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3)
 _TRAIN_RECORDS = 4800  # unmask.world.export.TRAIN_RECORDS
 
 # The world's method fine-tune: a fresh LoRA (r 16) on the language model, 150 steps of 32, fp32 on CPU.
+# No loss on the EOS of refusal samples, as in the paper's recipe.
 TRAIN = {"method": "lora", "lora_r": 16, "lora_alpha": 32, "lora_dropout": 0.0, "lr": 1e-3, "scheduler": "cosine",
          "warmup_ratio": 0.03, "max_steps": 150, "epochs": 1, "batch_size": 32, "precision": "fp32",
-         "max_length": 256, "save_every": 50, "progress": False}
+         "max_length": 256, "save_every": 50, "progress": False, "no_eos_on_refusal": True}
 BENCHES = [
     {"label": "harmful-text", "kind": "text", "input": "world:harmful"},
     {"label": "harmful-typo", "kind": "world-typo", "input": "world:harmful"},
