@@ -156,8 +156,11 @@ def _fraction(br: Branch) -> float | None:
         return 0.0
     if br.mix.fraction is not None:
         return br.mix.fraction
-    if br.mix.rejections is not None and br.mix.keep is not None and br.mix.rejections + br.mix.keep:
-        return br.mix.rejections / (br.mix.rejections + br.mix.keep)
+    if br.mix.rejections is not None and br.mix.keep is not None:
+        # refusal records (benign refusals, or curated ones for the curated baseline) over all records
+        refusals = br.mix.rejections + ((br.mix.curated_count or 0) if br.mix.curated else 0)
+        total = br.mix.rejections + br.mix.keep + ((br.mix.curated_count or 0) if br.mix.curated else 0)
+        return refusals / total if total else None
     return None
 
 
