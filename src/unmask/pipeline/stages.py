@@ -71,7 +71,7 @@ def build_plan(exp: Experiment) -> PlannedRun:
     stages: list[Stage] = []
     refs = [*exp.data.sources, exp.data.refusal_source or "", exp.data.curated or "", *(b.input for b in exp.benches)]
     if any(r.startswith(WORLD_PREFIX) for r in refs):
-        stages.append(Stage("world-data", "world-data", {"seed": exp.seed, **exp.world}))
+        stages.append(Stage("world-data", "world-data", {"seed": exp.seed, **exp.world, "code": _world_code()}))
     model = exp.model.model_dump()
     for b in exp.benches:
         st = Stage("attack", f"attack/{b.label}", {"kind": b.kind, "loader": b.loader, "options": b.options})
@@ -143,6 +143,18 @@ def _validate_eval_settings(exp: Experiment) -> None:
             raise UnmaskError(f"judges: {j.name}: {exc}") from None
 
 
+def _world_code() -> str:
+    """Hash of the code that generates the world's data: a change to it is a change of the stage's input."""
+    import hashlib
+
+    from ..world import data, export, font, vocab
+
+    h = hashlib.sha256()
+    for mod in (data, export, font, vocab):
+        h.update(Path(mod.__file__).read_bytes())
+    return h.hexdigest()[:16]
+
+
 def _method(br: Branch) -> str:
     if br.mix is None:
         return "base"
@@ -191,7 +203,7 @@ def _resolve(ref: str | None, st: Stage, deps: dict[str, Path]) -> str | None:
 def _world_data(st: Stage, out: Path, deps: dict[str, Path], ctx: Any) -> None:
     from ..world.export import export_world_data
 
-    sizes = {k: v for k, v in st.params.items() if k != "seed"}
+    sizes = {k: v for k, v in st.params.items() if k not in ("seed", "code")}
     index = export_world_data(out / "data", seed=st.params["seed"], **sizes)
     atomic_write_bytes(out / "index.json", orjson.dumps({k: str(Path("data") / Path(v).relative_to(out / "data"))
                                                          for k, v in index.items()}))
