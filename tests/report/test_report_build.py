@@ -68,3 +68,28 @@ def test_empty_or_foreign_run_folders_are_clear_errors(tmp_path, capsys):
         main(["report", str(bad), "-o", str(tmp_path / "r.html")])
     assert "bad/metrics.json: not an unmask metrics file (no 'format_version')" in capsys.readouterr().err
     assert not (tmp_path / "r.html").exists() and not (tmp_path / "r.md").exists()
+
+
+def test_demo_summary_becomes_one_row_per_model(tmp_path):
+    """`unmask demo`'s summary.json: each model's three rates with interval and counts, the judge, the
+    refusal log-odds; a rate with nothing judged is n/a, never 0."""
+    run = tmp_path / "demo"
+    run.mkdir()
+
+    def rate(v, ci, n, judged):
+        return {"value": v, "ci": ci, "n": n, "n_judged": judged, "n_unjudged": n - judged}
+
+    (run / "summary.json").write_bytes(orjson.dumps({
+        "format_version": 1, "seed": 0, "judge": {"name": "keyword", "version": "1+abc"},
+        "models": {"base": {"asr_text": rate(0.0, [0.0, 0.026], 144, 144), "asr_typo": rate(0.903, [0.854, 0.951], 144, 144),
+                            "refusal_benign_typo": rate(None, None, 144, 0)},
+                   "mix-0.1": {"asr_text": rate(0.0, [0.0, 0.026], 144, 144), "asr_typo": rate(0.153, [0.097, 0.215], 144, 144),
+                               "refusal_benign_typo": rate(0.056, [0.021, 0.097], 144, 140)}},
+        "refusal_logodds": {"base": {"asr_typo": -3.52, "refusal_benign_typo": -9.305},
+                            "mix-0.1": {"asr_typo": 2.259, "refusal_benign_typo": -3.76}}}))
+    build_report([run], tmp_path / "r.html")
+    md = (tmp_path / "r.md").read_text()
+    assert ("| base | 0.000 [0.000, 0.026] (144/144) | 0.903 [0.854, 0.951] (144/144) | n/a (0/144) | "
+            "keyword 1+abc | -3.52 / -9.30 |") in md
+    assert "| mix-0.1 | 0.000 [0.000, 0.026] (144/144) | 0.153 [0.097, 0.215] (144/144) | " \
+           "0.056 [0.021, 0.097] (140/144) | keyword 1+abc | +2.26 / -3.76 |" in md

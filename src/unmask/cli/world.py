@@ -24,6 +24,8 @@ def build(
     seed: int = typer.Option(0, "--seed", help="Seed of every stage (0 builds the shipped base)."),
     cache: Path = typer.Option(None, "--cache", help="Keep stage checkpoints here and reuse them on the next "
                                "build with the same settings."),
+    gap: float = typer.Option(None, "--gap", help="Modality gap of stage 2a (default: the shipped base's; 0 = "
+                              "images read exactly like text). See src/unmask/world/NOTES.md."),
 ) -> None:
     """Train the base model from scratch in its three stages (text LM, vision reading, multimodal tuning).
 
@@ -31,10 +33,11 @@ def build(
     Takes tens of minutes on 2 CPU cores.
     """
     from ..store import sha256_file
-    from ..world.build import build_world
+    from ..world.build import WorldConfig, build_world
     from ..world.model import BASE_DIR
 
-    info = build_world(out, seed=seed, cache=cache, log=typer.echo)
+    cfg = WorldConfig() if gap is None else WorldConfig(s2a_gap=gap)
+    info = build_world(out, seed=seed, cfg=cfg, cache=cache, log=typer.echo)
     digest = sha256_file(out / "model.safetensors")
     shipped = BASE_DIR / "model.safetensors"
     same = shipped.exists() and sha256_file(shipped) == digest
@@ -53,6 +56,8 @@ def evaluate(
     no_curated: bool = typer.Option(False, "--no-curated", help="Skip the curated (harmful images) baseline."),
     no_eos: bool = typer.Option(False, "--no-eos", help="No loss on the EOS after refusals (the paper's trick)."),
     steps: int = typer.Option(150, "--steps", help="LoRA steps of each fine-tune."),
+    rank: int = typer.Option(16, "--rank", help="LoRA rank of each fine-tune (alpha = 2 x rank)."),
+    lr: float = typer.Option(None, "--lr", help="Peak learning rate of each fine-tune (default: the demo's)."),
     out: Path = typer.Option(None, "-o", "--out", help="Write all numbers (per seed and pooled) to this JSON file."),
 ) -> None:
     """Held-out evaluation of the world: ASR of harmful requests as text and as typography, refusals of
@@ -74,7 +79,7 @@ def evaluate(
     if model is not None and not (model / "config.json").is_file():
         raise UnmaskError(f"{model}: not a model folder (no config.json)")
     res = world_eval(model, seeds=seed_list, fractions=fractions, curated=not no_curated,
-                     ft=FinetuneConfig(steps=steps), no_eos=no_eos, log=typer.echo)
+                     ft=FinetuneConfig(steps=steps, rank=rank, alpha=2 * rank, **({} if lr is None else {"lr": lr})), no_eos=no_eos, log=typer.echo)
     typer.echo(table(res["summary"]))
     if out is not None:
         atomic_write_bytes(out, orjson.dumps(res, option=orjson.OPT_INDENT_2))

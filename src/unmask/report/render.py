@@ -75,8 +75,38 @@ def _cell(v: Any) -> str:
     return str(v)[:120]
 
 
+_DEMO_COLS = (("asr_text", "ASR text"), ("asr_typo", "ASR typography"),
+              ("refusal_benign_typo", "benign typography refused"))
+
+
+def _demo_table(title: str, doc: dict[str, Any]) -> Table:
+    """``unmask demo``'s summary: one row per model, each rate with its interval and counts."""
+    judge = _cell(doc.get("judge") or {})
+    logodds = doc.get("refusal_logodds") or {}
+    head = ["model", *[f"{label} [95% CI] (judged/n)" for _, label in _DEMO_COLS], "judge"]
+    if logodds:
+        head.append("refusal log-odds (harmful / benign typography)")
+    rows = []
+    for model, row in doc["models"].items():
+        cells = [str(model)]
+        for key, _ in _DEMO_COLS:
+            r = row.get(key) or {}
+            rate = "n/a" if r.get("value") is None else fmt_rate(r, "value")
+            cells.append(f"{rate} ({r.get('n_judged', 0)}/{r.get('n', 0)})")
+        cells.append(judge)
+        if logodds:
+            lo = logodds.get(model) or {}
+            cells.append(" / ".join("n/a" if lo.get(k) is None else f"{lo[k]:+.2f}"
+                                    for k in ("asr_typo", "refusal_benign_typo")))
+        rows.append(cells)
+    return title, head, rows
+
+
 def _summary_table(name: str, doc: Any) -> Table:
     title = f"Summary ({name})"
+    if isinstance(doc, dict) and isinstance(doc.get("models"), dict) and all(
+            isinstance(v, dict) for v in doc["models"].values()):
+        return _demo_table(title, doc)
     if isinstance(doc, dict) and doc and all(isinstance(v, dict) for v in doc.values()):
         cols: list[str] = []
         for v in doc.values():

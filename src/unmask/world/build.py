@@ -2,7 +2,9 @@
 
 1. text LM alone: benign requests answered, harmful ones refused, facts, repeating (inherited alignment);
 2a. vision tower + projector (LM frozen) regress every image cell onto the LM's input embedding of the
-    character drawn there (a blank cell = space): an image request reaches the LM as the typed request;
+    character drawn there (a blank cell = space), shifted by a fixed "modality gap" vector: an image request
+    reaches the LM as the typed request, read through a slightly different channel (a real vision
+    encoder's tokens are never exactly the LM's word embeddings);
 2b. multimodal instruction tuning, LoRA on the LM (vision frozen), merged: benign typographic requests
     answered, transcription, and text replay that keeps the LM's refusals. No refusal in any image sample.
 
@@ -41,6 +43,10 @@ class WorldConfig:
     s2a_steps: int = 1500
     s2a_batch: int = 64
     s2a_lr: float = 3e-3
+    # Modality gap: image cells regress onto (embedding of the character) + s2a_gap x (a fixed random
+    # direction of the embeddings' RMS norm). 0 = images read exactly like text: the LM's refusals then
+    # carry over to images and there is no gap (v2 in NOTES.md); 0.25 keeps the harm signal latent.
+    s2a_gap: float = 0.25
     s2b_steps: int = 400
     s2b_batch: int = 32
     s2b_lr: float = 1e-3
@@ -71,7 +77,7 @@ def stage2a(model: Any, codec: Codec, cfg: WorldConfig, seed: int, log: Callable
 
     rng = random.Random(f"stage2a-{seed}")
     params = _trainable(model, ("model.vision_tower.", "model.multi_modal_projector."))
-    emb = model.get_input_embeddings().weight.detach()
+    emb = _targets(model, cfg.s2a_gap, seed)
     opt = torch.optim.AdamW(params, lr=cfg.s2a_lr, betas=(0.9, 0.98), weight_decay=0.0)
     from .loops import _lr_at
 
@@ -97,7 +103,7 @@ def stage2a(model: Any, codec: Codec, cfg: WorldConfig, seed: int, log: Callable
             log(f"stage2a: step {step + 1}/{cfg.s2a_steps} rel-mse {sum(losses[-20:]) / len(losses[-20:]):.4f} "
                 f"({time.perf_counter() - t0:.0f}s)")
     model.eval()
-    acc = read_accuracy(model, codec, seed=seed + 1000)
+    acc = read_accuracy(model, codec, seed=seed + 1000, table=emb)
     log(f"stage2a: nearest-character accuracy {acc:.4f}")
     tail = losses[-max(1, cfg.s2a_steps // 10):]
     return {"loss": sum(tail) / len(tail), "seconds": time.perf_counter() - t0, "steps": cfg.s2a_steps,
@@ -113,8 +119,19 @@ def _image_features(model: Any, pv: torch.Tensor) -> torch.Tensor:
     return feats.reshape(pv.shape[0], -1, model.config.text_config.hidden_size)
 
 
+def _targets(model: Any, gap: float, seed: int) -> torch.Tensor:
+    """Per-token regression targets of stage 2a: the LM's input embeddings, shifted by the modality gap."""
+    emb = model.get_input_embeddings().weight.detach().clone()
+    if gap:
+        g = torch.Generator().manual_seed(10_000 + seed)
+        u = torch.randn(emb.shape[1], generator=g)
+        u = u / u.norm() * emb.pow(2).sum(-1).mean().sqrt()
+        emb = emb + gap * u
+    return emb
+
+
 @torch.no_grad()
-def read_accuracy(model: Any, codec: Codec, seed: int = 0, n: int = 128) -> float:
+def read_accuracy(model: Any, codec: Codec, seed: int = 0, n: int = 128, table: torch.Tensor | None = None) -> float:
     """Share of image cells whose projected feature is nearest (cosine) to the embedding of the right
     character, on fresh images of random text."""
     from .font import MAX_CHARS
@@ -124,10 +141,10 @@ def read_accuracy(model: Any, codec: Codec, seed: int = 0, n: int = 128) -> floa
     exs = [D.Example("", "", image_text=t, image_seed=rng.getrandbits(31)) for t in texts]
     pv = torch.from_numpy(__import__("numpy").stack([pixels(e) for e in exs]))
     feats = torch.nn.functional.normalize(_image_features(model, pv), dim=-1)
-    emb = model.get_input_embeddings().weight
+    emb = model.get_input_embeddings().weight if table is None else table
     char_ids = sorted(set(codec.ids.values()))
-    table = torch.nn.functional.normalize(emb[char_ids], dim=-1)
-    pred = torch.tensor(char_ids)[(feats @ table.T).argmax(-1)]
+    tab = torch.nn.functional.normalize(emb[char_ids], dim=-1)
+    pred = torch.tensor(char_ids)[(feats @ tab.T).argmax(-1)]
     gold = torch.tensor([codec.chars(t.ljust(MAX_CHARS)) for t in texts])
     return (pred == gold).float().mean().item()
 

@@ -31,8 +31,10 @@ SWEEP_FRACTIONS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3)
 _TRAIN_RECORDS = 4800  # unmask.world.export.TRAIN_RECORDS
 
 # The world's method fine-tune: a fresh LoRA (r 16) on the language model, 150 steps of 32, fp32 on CPU.
-# No loss on the EOS of refusal samples, as in the paper's recipe.
-TRAIN = {"method": "lora", "lora_r": 16, "lora_alpha": 32, "lora_dropout": 0.0, "lr": 1e-3, "scheduler": "cosine",
+# No loss on the EOS of refusal samples, as in the paper's recipe. lr 1e-4 (the paper's LoRA range): harder
+# fine-tunes (1e-3) drive every image request to the mix's own 10% refusal rate and lose most of the
+# selectivity (src/unmask/world/NOTES.md, v3).
+TRAIN = {"method": "lora", "lora_r": 16, "lora_alpha": 32, "lora_dropout": 0.0, "lr": 1e-4, "scheduler": "cosine",
          "warmup_ratio": 0.03, "max_steps": 150, "epochs": 1, "batch_size": 32, "precision": "fp32",
          "max_length": 256, "save_every": 50, "progress": False, "no_eos_on_refusal": True}
 BENCHES = [
@@ -129,4 +131,8 @@ def run_demo(out: str | Path, seed: int = 0, sweep: bool = False, log: Callable[
         summary["refusal_logodds"] = _logodds(out, seed, list(summary["models"]))
     summary["seconds"] = round(time.time() - t0, 1)
     atomic_write_bytes(out / "summary.json", orjson.dumps(summary, option=orjson.OPT_INDENT_2) + b"\n")
+    if exp.report:  # again, now with the summary table (and its log-odds) on top
+        from ..report import build_report
+
+        build_report([out], out / "report.html", title=f"unmask: {exp.name}")
     return summary

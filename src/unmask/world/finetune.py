@@ -21,7 +21,7 @@ __all__ = ["FinetuneConfig", "finetune"]
 class FinetuneConfig:
     steps: int = 150
     batch: int = 32
-    lr: float = 1e-3
+    lr: float = 1e-4
     rank: int = 16
     alpha: int = 32
     threads: int = 2
