@@ -13,7 +13,20 @@ pytestmark = pytest.mark.skipif(not (BASE_DIR / "model.safetensors").exists(),
                                 reason="the tiny world's base checkpoint is not shipped in this tree")
 
 
-def test_benign_refusal_mix_unmasks_typographic_safety(tmp_path):
+@pytest.fixture
+def all_cores():
+    """The suite runs torch on one thread (tests/conftest.py); this one test is worth both cores."""
+    import os
+
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
+    yield
+    torch.set_num_threads(before)
+
+
+def test_benign_refusal_mix_unmasks_typographic_safety(tmp_path, all_cores):
     from unmask.pipeline import run_experiment
     from unmask.world.demo import demo_experiment
 
