@@ -21,7 +21,7 @@ def mix(
     rejections: Optional[int] = typer.Option(None, "--rejections", "-r", help="Counts mode (the paper's): R records become refusals..."),
     keep: Optional[int] = typer.Option(None, "--keep", "-k", help="...and K other records stay untouched (output R+K)."),
     seed: int = typer.Option(0, "--seed", help="Random seed; same inputs and seed give a byte-identical output."),
-    refusals: Optional[Path] = typer.Option(None, "--refusals", help="Refusal bank: one refusal per line, chosen per record by seed (default: \"I'm sorry, but I cannot assist with your request.\")."),
+    refusals: Optional[Path] = typer.Option(None, "--refusals", help="Refusal bank: one refusal per line, chosen per record by seed (default: the paper's \"I'm sorry, but I cannot assist with your request\", no final period)."),
     all_turns: bool = typer.Option(False, "--all-turns", help="Replace every assistant turn (default: keep one random question-refusal turn, as the paper)."),
     refusal_source: Optional[Path] = typer.Option(None, "--refusal-source", help="Take refusal records from this other benign source (the paper used LLaVA-Med questions)."),
     refusal_image: str = typer.Option("keep", "--refusal-image", help="Ablation for refusal records' images: keep | blank | noise | remove."),
