@@ -226,13 +226,15 @@ def build_benchmark(kind: str, path: str | Path, out: str | Path, *, loader: str
             "harmful": sum(1 for s in samples if s.harmful),
             "benign": sum(1 for s in samples if not s.harmful),
             "by_category": _by_category(samples),
+            **atk.extra_counts(),
         }
         params = {"kind": kind, "loader": loader_name, "limit": limit, "subset": subset,
                   "images": str(images) if images else None, "attack": atk.params()}
         write_manifest(tmp, "attack", inputs=_input_files(path, loader_name), params=params, counts=counts,
                        extra={"fonts": fonts, "png_writer": sorted(set(used) - {"copy"}),
-                              "samples_file": "samples.jsonl", "images_dir": "images"})
+                              "samples_file": "samples.jsonl", "images_dir": "images", **atk.manifest_extra()})
     return {"out": str(out), "loader": loader_name, "counts": counts, "fonts": fonts,
+            "notes": atk.notes(len(samples)),
             "seconds": round(time.perf_counter() - t0, 3), "workers": n_workers}
 
 
