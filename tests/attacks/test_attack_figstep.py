@@ -171,3 +171,18 @@ def test_existing_output_needs_force(tmp_path, safebench, run_cli):
     assert code == 2 and "--force" in err and (out / "keep.txt").exists()
     assert run_cli("attack", "text", safebench, "-o", out, "--force")[0] == 0
     assert not (out / "keep.txt").exists() and (out / "samples.jsonl").exists()
+
+
+def test_glyph_check_passes_what_the_font_draws_and_names_what_it_cannot(tmp_path, run_cli):
+    """Accents, Cyrillic and a zero-width joiner inside a word draw fine in FreeMono; CJK does not."""
+    rows = safebench_rows(1) + [["SafeBench", 2, 1, "Hobby 2", "q?", "Steps to cook crème brûlée."],
+                                ["SafeBench", 2, 2, "Hobby 2", "q?", "Шаги, чтобы испечь хлеб."],
+                                ["SafeBench", 2, 3, "Hobby 2", "q?", "Steps to bake\u200b bread\tat home."]]
+    src = write_csv(tmp_path / "sb.csv", SAFEBENCH_HEADER, rows)
+    code, _, err = run_cli("attack", "figstep", src, "-o", tmp_path / "ok")
+    assert code == 0, err
+    rows.append(["SafeBench", 2, 4, "Hobby 2", "q?", "Steps to bake 面包."])
+    src = write_csv(tmp_path / "sb2.csv", SAFEBENCH_HEADER, rows)
+    code, _, err = run_cli("attack", "figstep", src, "-o", tmp_path / "bad")
+    assert code == 2 and "record 4 (id 'SafeBench_2_4')" in err and "U+9762" in err and "U+5305" in err
+    assert leftovers(tmp_path, "bad") == []

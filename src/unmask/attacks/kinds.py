@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UnmaskError
-from .fonts import FIGSTEP_FONT, MMSB_FONT, font_path, load_font
+from .fonts import FIGSTEP_FONT, MMSB_FONT, font_path, glyph_problem, load_font
 from .registry import Attack, Question, attack
-from .render import draw_gray_text, figstep_layout, mmsb_wrap, stack_vertical
+from .render import draw_gray_text, figstep_layout, figstep_text, mmsb_wrap, stack_vertical
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -83,6 +83,10 @@ class FigStep(Attack):
         return self._layout(q)[:2]
 
     def check(self, q: Question) -> None:
+        # the instruction as drawn (textwrap turns tabs and other whitespace into spaces), without the list
+        problem = glyph_problem(figstep_text(q.instruction or q.text, self.opts["wrap"], 0), self.fonts()[0])
+        if problem:
+            raise UnmaskError(f"{q.where}: {problem}")
         try:
             text, size, fits = self._layout(q)
         except UnmaskError as exc:
@@ -141,6 +145,11 @@ class _Typo(Attack):
     def _typo_text(self, q: Question) -> str:
         return q.key_phrase or q.text
 
+    def _check_glyphs(self, q: Question) -> None:
+        problem = glyph_problem(self._typo_text(q).strip().replace("\n", " "), self.fonts()[0])
+        if problem:
+            raise UnmaskError(f"{q.where}: {problem}")
+
     def _wrapped(self, q: Question) -> tuple[str, int]:
         return mmsb_wrap(self._typo_text(q), self._font(), self.opts["width"], self.opts["overflow"], q.where)
 
@@ -168,6 +177,7 @@ class MMSBTypo(_Typo):
 
     def check(self, q: Question) -> None:
         if self.existing_image(q) is None:
+            self._check_glyphs(q)
             self._wrapped(q)  # an over-wide word fails here, before any rendering
 
     def render(self, q: Question) -> Image.Image:
@@ -210,6 +220,7 @@ class MMSBSDTypo(_Typo):
     def check(self, q: Question) -> None:
         if self.existing_image(q) is None:
             self.picture(q)
+            self._check_glyphs(q)
             self._wrapped(q)
 
     def render(self, q: Question) -> Image.Image:
