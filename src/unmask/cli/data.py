@@ -26,8 +26,9 @@ def mix(
     refusal_source: Optional[Path] = typer.Option(None, "--refusal-source", help="Take refusal records from this other benign source (the paper used LLaVA-Med questions)."),
     refusal_image: str = typer.Option("keep", "--refusal-image", help="Ablation for refusal records' images: keep | blank | noise | remove."),
     same_ids: bool = typer.Option(False, "--same-ids", help="Contrastive ablation: refused records also appear answered (refusal copies get id '<id>#refusal')."),
-    curated: Optional[Path] = typer.Option(None, "--curated", help="Curated baseline: VLGuard train JSON; each instruction-response pair is added as a record."),
-    curated_count: Optional[int] = typer.Option(None, "--curated-count", help="Add only C curated records, drawn by seed."),
+    curated: Optional[Path] = typer.Option(None, "--curated", help="Curated baseline appended to the mix: VLGuard's LLaVA-format train file (the paper's: 2,000 records, read as they are) or its raw train.json (one record per instruction-response pair)."),
+    curated_count: Optional[int] = typer.Option(None, "--curated-count", help="Add only C of the curated file's records (LLaVA format: conversations, a safe image's two requests being one; train.json: pairs), drawn by seed, kept in file order."),
+    curated_images: Optional[Path] = typer.Option(None, "--curated-images", help="Folder the curated set's image paths are relative to (VLGuard: its unzipped train/), under the image root; paths are rewritten relative to the root."),
     fmt: Optional[str] = typer.Option(None, "--format", help=_FMT_HELP),
     out_format: Optional[str] = typer.Option(None, "--out-format", help="Output format (default: from -o's suffix: .json llava, .jsonl llava-jsonl, folder hf)."),
     image_root: Optional[Path] = typer.Option(None, "--image-root", help=_ROOT_HELP),
@@ -50,7 +51,9 @@ def mix(
     cfg = make_config(**kwargs)
     counts = run_mix(sources, out, cfg, fmt=fmt, out_format=out_format, image_root=image_root,
                      check_images=check_images, refusal_source=refusal_source, curated=curated,
-                     refusal_bank_path=refusals)
+                     refusal_bank_path=refusals, curated_images=curated_images)
+    for line in counts.warnings:
+        typer.echo(line, err=True)
     Console(stderr=True).print(
         f"[green]wrote[/] {out}: {counts['output_records']} records "
         f"({counts['refusal_records']} refusals, {counts['untouched_records']} untouched, "

@@ -34,7 +34,10 @@ class DataSpec(_Strict):
     format: str | None = None
     image_root: str | None = None
     refusal_source: str | None = None
-    curated: str | None = Field(None, description="VLGuard-format train JSON for the curated baseline")
+    curated: str | None = Field(None, description="VLGuard train file for the curated baseline (its LLaVA-format "
+                                                  "file, as the paper, or train.json)")
+    curated_images: str | None = Field(None, description="folder the curated set's image paths are relative to "
+                                                         "(under image_root), e.g. data/images/vlguard")
 
 
 class MixSpec(_Strict):

@@ -54,6 +54,8 @@ def _mix_stage(exp: Experiment, br: Branch) -> Stage:
         raise UnmaskError(f"branch {br.label}: mix.curated needs data.curated (a VLGuard train JSON)")
     if exp.data.image_root:
         st.params["image_root"] = exp.data.image_root
+    if br.mix.curated and exp.data.curated_images:
+        st.params["curated_images"] = exp.data.curated_images
     return st
 
 
@@ -224,7 +226,8 @@ def _mix(st: Stage, out: Path, deps: dict[str, Path], ctx: Any) -> None:
     sources = [_resolve(s, st, deps) for s in st.params["sources"]]
     run_mix(sources, out / "mix.json", cfg, fmt=st.params["format"], image_root=st.params.get("image_root"),
             refusal_source=_resolve(st.params["refusal_source"], st, deps),
-            curated=_resolve(st.params["curated"], st, deps), refusal_bank_path=refusals)
+            curated=_resolve(st.params["curated"], st, deps), refusal_bank_path=refusals,
+            curated_images=st.params.get("curated_images"))
 
 
 @stage("train")
