@@ -84,6 +84,10 @@ def train_cmd(
         False, "--train-projector", help="Also train the vision-language projector."
     ),
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (default 2e-4)."),
+    projector_lr: Optional[float] = typer.Option(
+        None, "--projector-lr", help="With --train-projector: the projector's own peak rate (LLaVA's "
+        "mm_projector_lr, 2e-5 in the paper's script; default: --lr)."
+    ),
     scheduler: Optional[str] = typer.Option(
         None, "--scheduler", help="cosine (default), linear or constant."
     ),
@@ -150,6 +154,7 @@ def train_cmd(
         lora_targets=[t.strip() for t in lora_targets.split(",") if t.strip()] if lora_targets else None,
         train_projector=_flag(train_projector),
         lr=lr,
+        projector_lr=projector_lr,
         scheduler=scheduler,
         warmup_ratio=warmup_ratio,
         epochs=epochs,

@@ -67,6 +67,8 @@ class BenchSpec(_Strict):
     input: str = Field(..., description="question set (file, folder, or world:NAME)")
     loader: str | None = None
     options: dict[str, Any] = Field(default_factory=dict, description="extra attack options (limit, prompt, ...)")
+    generate: dict[str, Any] = Field(default_factory=dict, description="this bench's generation settings, over "
+                                     "the experiment's (e.g. the paper's FigStep sampling)")
 
 
 class JudgeSpec(_Strict):

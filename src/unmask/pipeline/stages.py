@@ -99,7 +99,8 @@ def build_plan(exp: Experiment) -> PlannedRun:
     metrics_labels = []
     for br in branches:
         for b in exp.benches:
-            gen = Stage("generate", f"generate/{br.label}/{b.label}", {"model": model, "generate": exp.generate},
+            gen = Stage("generate", f"generate/{br.label}/{b.label}",
+                        {"model": model, "generate": {**exp.generate, **b.generate}},
                         deps={"bench": f"attack/{b.label}"})
             if br.mix is not None:
                 gen.deps["adapter"] = f"train/{br.label}"
@@ -132,10 +133,12 @@ def _validate_eval_settings(exp: Experiment) -> None:
     from ..generate import GenerateConfig
     from ..judges import get_judge
 
-    try:
-        GenerateConfig(model=exp.model.name, bench="-", out="-", **exp.generate)
-    except Exception as exc:
-        raise UnmaskError(f"generate: {_first_error(exc)}") from None
+    for where_, settings in [("generate", exp.generate),
+                             *((f"benches.{b.label}.generate", {**exp.generate, **b.generate}) for b in exp.benches)]:
+        try:
+            GenerateConfig(model=exp.model.name, bench="-", out="-", **settings)
+        except Exception as exc:
+            raise UnmaskError(f"{where_}: {_first_error(exc)}") from None
     for j in exp.judges:
         try:
             get_judge(j.name, **j.options).close()
