@@ -10,9 +10,11 @@ from pathlib import Path
 
 from .errors import UnmaskError
 
-__all__ = ["DEFAULT_REFUSAL", "load_bank", "looks_like_refusal"]
+__all__ = ["DEFAULT_REFUSAL", "PAPER_REFUSAL", "load_bank", "looks_like_refusal"]
 
 DEFAULT_REFUSAL = "I'm sorry, but I cannot assist with your request."
+# The sentence the paper's code writes and looks for (no final period; its no-EOS rule is a substring test).
+PAPER_REFUSAL = "I'm sorry, but I cannot assist with your request"
 
 
 def looks_like_refusal(text: str, bank: list[str] | None = None) -> bool:
