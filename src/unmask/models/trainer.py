@@ -124,12 +124,11 @@ def run_training(cfg: Any) -> Path:
     from torch.utils.data import DataLoader
     from transformers import get_scheduler
 
-    from ..formats import read_records
     from ..store import atomic_write_bytes, write_manifest
     from ..train import _check_resume_config, _prepare_folders, steps_plan
-    from .batching import Encoder, collate
+    from .batching import collate
     from .checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint, trainable_state_hook
-    from .dataset import EpochSampler, TrainDataset
+    from .dataset import EpochSampler, training_data
     from .loading import load_model
 
     # transformers' own deprecation notice, raised from inside peft/accelerate: not the user's concern.
@@ -155,16 +154,15 @@ def run_training(cfg: Any) -> Path:
         trust_remote_code=cfg.trust_remote_code,
         check=not zero3,
     )
-    records = read_records(cfg.data, fmt=cfg.data_format, image_root=cfg.image_root)
-    root = cfg.image_root or (cfg.data if Path(cfg.data).is_dir() else str(Path(cfg.data).parent))
-    encoder = Encoder(
+    dataset = training_data(
+        cfg.data,
         loaded.family,
         loaded.processor,
-        image_root=root,
+        data_format=cfg.data_format,
+        image_root=cfg.image_root,
         max_length=cfg.max_length,
         no_eos_on_refusal=cfg.no_eos_on_refusal,
     )
-    dataset = TrainDataset(records, encoder, cfg.data)
     pad_id = loaded.tokenizer.pad_token_id
     sampler = EpochSampler(len(dataset), cfg.seed)
     loader = DataLoader(
