@@ -63,6 +63,8 @@ def attack_cmd(
                                          "MM-SafetyBench: scenario names (comma-separated). Default: all."),
     images: Optional[Path] = typer.Option(None, "--images", help="Folder of the set's own pictures (VLGuard test "
                                           "images; MM-SafetyBench imgs/). Default: found beside the input."),
+    harmful: Optional[bool] = typer.Option(None, "--harmful/--benign", help="jsonl: label the rows that carry no "
+                                           "'harmful' / 'label' field (without it such a row is an error)."),
     pictures: Optional[Path] = typer.Option(None, "--pictures", help="mmsb-sd-typo: folder of <id>.jpg/.png "
                                             "pictures stacked above the typography."),
     overflow: Optional[str] = typer.Option(None, "--overflow", help="Text that does not fit. figstep: clip "
@@ -95,7 +97,8 @@ def attack_cmd(
         if value is not None:
             opts[key] = str(value)
     res = build_benchmark(kind, input, out, loader=loader, limit=limit, workers=workers, force=force,
-                          images=images, subset=subset, **opts)
+                          images=images, subset=subset,
+                          label=None if harmful is None else ("harmful" if harmful else "benign"), **opts)
     for note in res["notes"]:
         typer.echo(note, err=True)
     c = res["counts"]

@@ -9,13 +9,14 @@ import typer
 
 from . import app
 
-_FMT_HELP = "Input format: llava | llava-jsonl | messages | hf (default: picked from the file)."
+_FMT_HELP = ("Input format: llava | llava-jsonl | messages (LLaMA-Factory's JSON list) | messages-jsonl | hf "
+             "(default: picked from the file; llava and messages read a JSON list or JSONL, whichever it is).")
 _ROOT_HELP = "Folder image paths are resolved under (default: the source's folder). Paths escaping it are errors."
 
 
 @app.command()
 def mix(
-    sources: list[Path] = typer.Argument(..., help="Benign instruction data (LLaVA JSON/JSONL, messages JSONL, HF folder)."),
+    sources: list[Path] = typer.Argument(..., help="Benign instruction data (LLaVA JSON/JSONL, LLaMA-Factory messages JSON/JSONL, HF folder)."),
     out: Path = typer.Option(..., "-o", "--out", help="Output file (.json LLaVA list, .jsonl, or a folder for HF)."),
     fraction: Optional[float] = typer.Option(None, "--fraction", "-p", help="Share P of records whose replies become refusals: exactly round(P*N), all N written."),
     rejections: Optional[int] = typer.Option(None, "--rejections", "-r", help="Counts mode (the paper's): R records become refusals..."),
@@ -104,7 +105,7 @@ def bias(
 def convert(
     source: Path = typer.Argument(..., help="Records in any supported format."),
     out: Path = typer.Option(..., "-o", "--out", help="Output path; format from its suffix or --to."),
-    to: Optional[str] = typer.Option(None, "--to", help="Output format: llava | llava-jsonl | messages | hf."),
+    to: Optional[str] = typer.Option(None, "--to", help="Output format: llava | llava-jsonl | messages | messages-jsonl | hf."),
     fmt: Optional[str] = typer.Option(None, "--format", help=_FMT_HELP),
     image_root: Optional[Path] = typer.Option(None, "--image-root", help=_ROOT_HELP),
     check_images: bool = typer.Option(False, "--check-images", help="Check that every image exists and decodes."),
