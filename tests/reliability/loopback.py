@@ -9,6 +9,7 @@ The last message of a request carries ``MODE=<mode>``; the server answers in tha
 - ``trunc``: Content-Length 500 but 20 bytes, then the connection closes
 - ``wrongjson``: 200, valid JSON without ``choices``;  ``garbage``: 200, not JSON at all
 - ``drip``: 200 headers, then one byte every 50 ms (never finishes within the timeout)
+- ``SAY[text]`` (instead of a mode): 200 with exactly ``text`` as the answer (judge-parser tests)
 - no marker: a fixed answer chosen by a hash of the text (deterministic; for crash trials)
 
 Every request's headers and body are kept (``state.requests``) so a test can look for a leaked key.
@@ -64,12 +65,15 @@ def _handler(state: State) -> type[BaseHTTPRequestHandler]:
                 text = " ".join(p.get("text", "") for p in text if isinstance(p, dict))
             m = re.search(r"MODE=(\w+)", text)
             mode = m.group(1) if m else None
+            say = re.search(r"SAY\[(.*?)\]", text)
             with state.lock:
                 state.attempts[text] += 1
                 n = state.attempts[text]
                 state.times.setdefault(text, []).append(time.monotonic())
                 state.requests.append((dict(self.headers.items()), raw))
-            if mode is None:
+            if say:
+                self._answer(say.group(1))
+            elif mode is None:
                 self._answer(["yes", "no"][hashlib.sha256(text.encode()).digest()[0] % 2])
             elif mode in ("yes", "no"):
                 self._answer(mode.capitalize())
