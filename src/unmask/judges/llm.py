@@ -79,7 +79,8 @@ class LLMJudge(Judge):
         }
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), **self._settings}
+        adapted = {"request_adapted": self.client.endpoint.adapted} if self.client.endpoint.adapted else {}
+        return {**super().describe(), **self._settings, **adapted}
 
     def _one(self, item: JudgeItem) -> Verdict:
         messages = self.template.messages(item.get("prompt") or "", item["response"], item.get("category") or "")
@@ -103,4 +104,5 @@ class LLMJudge(Judge):
                 fut.cancel()
 
     def close(self) -> None:
+        self.client.cancel()  # calls still in flight (an interrupt, an error) end now, not at their deadline
         self._pool.shutdown(wait=True, cancel_futures=True)
