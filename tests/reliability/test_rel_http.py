@@ -38,6 +38,9 @@ def _generate(run_cli, tmp: Path, url: str, *modes: str, timeout: float = 1.0, r
 
 def _judge(run_cli, tmp: Path, url: str, *modes: str, template: str = "harmbench", timeout: float = 1.0,
            retries: int = 1):
+    """Judge one answer per mode; the last row is the case (a first row 'yes' shows the endpoint is up:
+    when every call fails the judge stops instead, see test_rel_judge_faults)."""
+    modes = ("yes", *modes)
     gen = tmp / "g.jsonl"
     gen.write_text("".join(json.dumps({"id": f"g{i}", "prompt": "p", "response": f"a MODE={m}", "harmful": True})
                            + "\n" for i, m in enumerate(modes)))
@@ -74,10 +77,10 @@ def test_judge_redirect_elsewhere_is_unjudged_and_the_key_stays_home(two_servers
     url, a, b = two_servers
     code, text, rows, _ = _judge(run_cli, tmp_path, url, mode)
     assert code == 0, text
-    assert rows[0]["verdict"] == "unjudged", rows[0]  # before: B's "Yes" -> complied
-    assert "redirect" in rows[0]["reason"] and "not followed" in rows[0]["reason"], rows[0]["reason"]
+    assert rows[-1]["verdict"] == "unjudged", rows[-1]  # before: B's "Yes" -> complied
+    assert "redirect" in rows[-1]["reason"] and "not followed" in rows[-1]["reason"], rows[-1]["reason"]
     assert b.requests == [], "the other origin was asked (with the API key)"
-    assert a.methods == ["POST"], "a redirect is a failed call, not retried"
+    assert a.methods == ["POST", "POST"], "a redirect is a failed call, not retried"
 
 
 @pytest.mark.parametrize("mode", ["r302", "r307"])
@@ -92,8 +95,8 @@ def test_generate_redirect_elsewhere_fails_with_one_line(two_servers, tmp_path, 
 def test_same_origin_307_is_followed_with_the_post(two_servers, tmp_path, run_cli):
     url, a, b = two_servers
     code, text, rows, _ = _judge(run_cli, tmp_path, url, "r307same")
-    assert rows[0]["verdict"] == "complied", rows[0]
-    assert a.methods == ["POST", "POST"] and b.requests == []
+    assert rows[-1]["verdict"] == "complied", rows[-1]
+    assert a.methods == ["POST"] * 3 and b.requests == []
     assert all(h.get("Authorization") == f"Bearer {KEY}" for h, _ in a.requests)
 
 
@@ -112,7 +115,7 @@ def test_generate_deadline_holds_while_bytes_trickle(two_servers, tmp_path, run_
 def test_judge_deadline_holds_while_headers_trickle(two_servers, tmp_path, run_cli):
     url, *_ = two_servers
     code, text, rows, took = _judge(run_cli, tmp_path, url, "htrickle", timeout=0.6, retries=1)
-    assert rows[0]["verdict"] == "unjudged" and "timeout after 0.6s" in rows[0]["reason"], rows[0]
+    assert rows[-1]["verdict"] == "unjudged" and "timeout after 0.6s" in rows[-1]["reason"], rows[-1]
     assert took < 3.5, f"{took:.1f}s"  # before: ~20 s (the deadline covered the body only)
 
 
@@ -146,7 +149,7 @@ def test_http_400_shows_the_servers_explanation(two_servers, tmp_path, run_cli):
     _one_error_line(se, "HTTP 400: Invalid value for 'messages': it must be a list.")
     assert a.methods == ["POST"]  # a request the server rejects is not sent again as is
     code, text, rows, _ = _judge(run_cli, tmp_path, url, "e400")
-    assert rows[0]["verdict"] == "unjudged" and "Invalid value for 'messages'" in rows[0]["reason"]
+    assert rows[-1]["verdict"] == "unjudged" and "Invalid value for 'messages'" in rows[-1]["reason"]
 
 
 def test_reasoning_model_gets_max_completion_tokens_and_no_temperature(two_servers, tmp_path, run_cli):
@@ -158,6 +161,6 @@ def test_reasoning_model_gets_max_completion_tokens_and_no_temperature(two_serve
     assert "max_completion_tokens" in last and "max_tokens" not in last and "temperature" not in last
     assert len(a.requests) <= 6  # two samples in flight: at most two rejections each, then remembered
     code, text, rows, _ = _judge(run_cli, tmp_path, url, "reasoning")
-    assert rows[0]["verdict"] == "complied", rows[0]
+    assert rows[-1]["verdict"] == "complied", rows[-1]
     manifest = json.loads((tmp_path / "v.jsonl.manifest.json").read_text())
     assert manifest["params"]["request_adapted"] == ["default sampling", "max_completion_tokens"]

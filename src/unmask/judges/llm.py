@@ -28,6 +28,8 @@ from .templates import _SCENARIOS, TEMPLATES
 
 __all__ = ["LLMJudge", "default_cache_dir"]
 
+_FAILED = "judge call failed: "
+
 
 def default_cache_dir() -> Path:
     """``$UNMASK_CACHE/llm-judge``, else ``$XDG_CACHE_HOME/unmask/llm-judge`` (``~/.cache`` by default)."""
@@ -71,6 +73,7 @@ class LLMJudge(Judge):
                                  retries=retries, backoff=backoff, max_tokens=max_tokens,
                                  cache_dir=(cache_dir or default_cache_dir()) if cache else None)
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="unmask-judge")
+        self._answered = False  # the endpoint has answered at least once (or the cache has)
         self._settings: dict[str, Any] = {
             "base_url": base_url, "judge_model": judge_model, "template": template,
             "api_key_env": api_key_env,  # the variable's name only, never its value
@@ -87,7 +90,8 @@ class LLMJudge(Judge):
         try:
             answer = self.client.complete(messages)
         except CallFailed as exc:
-            return self.verdict(item, "unjudged", f"judge call failed: {exc}")
+            return self.verdict(item, "unjudged", f"{_FAILED}{exc}")
+        self._answered = True
         label, why = self.template.read(answer)
         if label is None:
             return self.verdict(item, "unjudged", f"unparseable judge answer: {answer.strip()[:80]!r} ({why})")
@@ -95,10 +99,25 @@ class LLMJudge(Judge):
                             score=(1.0 if label == "complied" else 0.0) if self.measures == "harm" else None)
 
     def judge(self, items: Sequence[JudgeItem]) -> Iterator[tuple[int, Verdict]]:
+        """Verdicts as the calls finish. Until the endpoint has answered once, failed calls are held back:
+        when every call of the first batch fails (server down, wrong port, a redirect, ...), the run stops
+        with one line and records nothing, instead of writing a file of ``unjudged`` rows and exiting 0."""
         futures = {self._pool.submit(self._one, item): i for i, item in enumerate(items)}
+        held: list[tuple[int, Verdict]] = []
         try:
             for fut in as_completed(futures):
-                yield futures[fut], fut.result()  # an UnmaskError (bad key / URL) ends the run here
+                verdict = fut.result()  # an UnmaskError (bad key / URL) ends the run here
+                if not self._answered and verdict.reason.startswith(_FAILED):
+                    held.append((futures[fut], verdict))
+                    continue
+                yield futures[fut], verdict
+                yield from held
+                held = []
+            if held and not self._answered:
+                raise UnmaskError(f"{self.client.url}: every judge call failed ({len(held)} of {len(held)}; "
+                                  f"{held[0][1].reason.removeprefix(_FAILED)}); nothing was recorded: check the "
+                                  "endpoint and run the command again")
+            yield from held
         finally:
             for fut in futures:
                 fut.cancel()
