@@ -164,3 +164,40 @@ def test_reasoning_model_gets_max_completion_tokens_and_no_temperature(two_serve
     assert rows[-1]["verdict"] == "complied", rows[-1]
     manifest = json.loads((tmp_path / "v.jsonl.manifest.json").read_text())
     assert manifest["params"]["request_adapted"] == ["default sampling", "max_completion_tokens"]
+
+
+def test_finish_reason_is_recorded_and_a_cut_off_answer_counted(two_servers, tmp_path, run_cli):
+    url, a, _ = two_servers
+    code, so, se, out, _ = _generate(run_cli, tmp_path, url, "cut", "reasoning")
+    assert code == 0, se
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r.get("finish_reason") for r in rows] == ["length", "stop"]
+    manifest = json.loads((tmp_path / "gen.jsonl.manifest.json").read_text())
+    assert manifest["counts"]["cut_off"] == 1
+
+
+def test_cancel_ends_a_call_in_flight_at_once(two_servers):
+    # Ctrl-C during `judge --judge llm` / `generate --backend openai`: the calls in flight end now, not at
+    # their deadline (the thread pools would otherwise hold the process until then).
+    import threading
+
+    from unmask.http import CallFailed, ChatEndpoint
+
+    url, *_ = two_servers
+    ep = ChatEndpoint(url, timeout=30, retries=3)
+    got: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            ep.chat({"model": "m", "messages": [{"role": "user", "content": "MODE=trickle"}]})
+        except BaseException as exc:  # noqa: BLE001
+            got.append(exc)
+
+    t = threading.Thread(target=call)
+    t.start()
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    ep.cancel()
+    t.join(5)
+    assert not t.is_alive() and time.monotonic() - t0 < 1.0
+    assert isinstance(got[0], CallFailed) and str(got[0]) == "cancelled"

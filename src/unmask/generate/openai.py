@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UnmaskError
-from ..http import CallFailed, ChatEndpoint
+from ..http import CallFailed, ChatEndpoint, Reply
 from ..images import is_synthetic, open_image
 from ..records import Sample
 from ..store import content_key
@@ -84,7 +84,7 @@ class OpenAIBackend:
             body["min_tokens"] = cfg.min_new_tokens  # vLLM / SGLang extension; others ignore it
         return body
 
-    def _post(self, sample: Sample) -> str:
+    def _post(self, sample: Sample) -> Reply:
         try:
             reply = self.endpoint.chat(self._body(sample))
         except CallFailed as exc:
@@ -92,9 +92,11 @@ class OpenAIBackend:
                 f"{self.url}: request for sample {sample.id!r} failed ({exc}); "
                 "finished samples are kept, run the command again to resume"
             ) from None
-        return reply.content.strip()
+        return Reply(reply.content.strip(), reply.finish_reason)
 
-    def generate(self, samples: list[Sample]) -> list[str]:
+    def generate(self, samples: list[Sample]) -> list[Reply]:
+        """One reply per sample: its text and the server's ``finish_reason`` ("length" = cut off at
+        ``max_new_tokens``), which goes into the row."""
         futures = [self._pool.submit(self._post, s) for s in samples]
         try:
             return [f.result() for f in futures]
