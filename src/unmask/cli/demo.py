@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from . import app
+from . import app, resume_hint
 
 
 @app.command()
@@ -31,6 +31,8 @@ def demo(
 
     console = Console(stderr=True, highlight=False)
     run_dir = out or Path("runs") / time.strftime("demo-%Y%m%d-%H%M%S")
+    again = f"unmask demo -o {run_dir}" + (f" --seed {seed}" if seed else "") + (" --sweep" if sweep else "")
+    resume_hint(f"finished stages are kept; `{again}` resumes")
     summary = run_demo(run_dir, seed=seed, sweep=sweep, log=lambda m: console.print(m, markup=False))
     judge = summary["judge"]
     table = Table(title=f"unmask demo (judge: {judge['name']} v{judge['version']}; 95% CI)")

@@ -272,6 +272,10 @@ def generate_cmd(
         "--api-key-env",
         help="openai: environment variable holding the API key (never written anywhere).",
     ),
+    timeout: Optional[float] = typer.Option(
+        None, "--timeout", help="openai: seconds one request may take in all, body included (default 120)."
+    ),
+    retries: Optional[int] = typer.Option(None, "--retries", help="openai: retries of a failed request (default 3)."),
     trust_remote_code: bool = typer.Option(
         False, "--trust-remote-code", help="Allow the model folder's own code."
     ),
@@ -305,6 +309,8 @@ def generate_cmd(
             limit=limit,
             api_base=api_base,
             api_key_env=api_key_env,
+            timeout_s=timeout,
+            retries=retries,
             trust_remote_code=trust_remote_code,
             progress=not no_progress,
         ),
