@@ -92,6 +92,9 @@ def attack_cmd(
         return
     if kind is None or input is None or out is None:
         raise UnmaskError("usage: unmask attack KIND INPUT -o DIR (see unmask attack --help; --list for kinds)")
+    from ..outputs import check_output
+
+    check_output(out, [input, images, pictures, font], kind="folder")
     opts = dict(parse_option(o) for o in (option or []))
     for key, value in (("prompt", prompt), ("overflow", overflow), ("pictures", pictures), ("font", font)):
         if value is not None:

@@ -39,8 +39,10 @@ def mix(
     from rich.console import Console
 
     from ..mixfile import make_config, run_mix
+    from ..outputs import check_output
     from ..refusals import load_bank
 
+    check_output(out, [*sources, refusals, refusal_source, curated], kind="any")
     kwargs: dict = dict(fraction=fraction, rejections=rejections, keep=keep, seed=seed, all_turns=all_turns,
                         refusal_image=refusal_image, same_ids=same_ids, curated_count=curated_count)
     if refusals is not None:
@@ -78,7 +80,11 @@ def bias(
     from ..bias import run_bias
     from ..errors import UnmaskError
     from ..formats import iter_records
+    from ..outputs import check_output
     from ..refusals import DEFAULT_REFUSAL, load_bank
+
+    if out is not None:
+        check_output(out, [*datasets, refusals], kind="folder")
 
     labels = [n.strip() for n in names.split(",")] if names else [d.stem or d.name for d in datasets]
     if len(labels) != len(datasets):
@@ -112,7 +118,9 @@ def convert(
 ) -> None:
     """Convert records between formats (losslessly), validating them on the way."""
     from ..formats import read_records, write_records
+    from ..outputs import check_output
 
+    check_output(out, [source], kind="any")
     records = read_records(source, fmt, image_root, check_images)
     used = write_records(records, out, to)
     typer.echo(f"wrote {len(records)} records to {out} ({used})", err=True)

@@ -50,7 +50,11 @@ def judge_cmd(
     """Judge model answers: refused, complied, or unjudged (with the reason). Resumable."""
     from ..judges import get_judge
     from ..judges.run import run_judge
+    from ..outputs import check_output
 
+    check_output(out, [generations, samples, keywords])
+    if cache_dir is not None and cache_dir.exists() and not cache_dir.is_dir():
+        raise UnmaskError(f"--cache-dir {cache_dir}: exists and is not a folder")
     given: dict[str, Any] = {
         "keywords": keywords, "base_url": base_url, "judge_model": judge_model, "template": template,
         "api_key_env": api_key_env, "concurrency": concurrency, "timeout": timeout, "retries": retries,
@@ -116,16 +120,19 @@ def metrics_cmd(
     import orjson
 
     from ..metrics import FORMAT_VERSION, compare_judges, read_verdicts, utility_metrics
-    from ..store import atomic_write_bytes, read_jsonl, write_manifest
+    from ..outputs import check_output
+    from ..store import atomic_write_bytes, iter_jsonl, write_manifest
 
+    check_output(out, verdicts)
     labels = _parse_labels(label)
     if bootstrap < 0:
         raise UnmaskError("--bootstrap must be >= 0")
     if utility:
-        rows = [r for p in verdicts for r in read_jsonl(p)]
+        located = [(f"{p}: line {n}", r) for p in verdicts for n, r in iter_jsonl(p)]
         doc: dict[str, Any] = {"format_version": FORMAT_VERSION, "kind": "utility", "labels": labels,
-                               "utility": utility_metrics(rows, utility, bootstrap=bootstrap, seed=seed,
-                                                          source=", ".join(map(str, verdicts)))}
+                               "utility": utility_metrics([r for _, r in located], utility, bootstrap=bootstrap,
+                                                          seed=seed, source=", ".join(map(str, verdicts)),
+                                                          where=[w for w, _ in located])}
     else:
         doc = compare_judges(read_verdicts(verdicts), labels=labels, bootstrap=bootstrap, seed=seed)
     atomic_write_bytes(out, orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
@@ -146,8 +153,12 @@ def report_cmd(
     title: str = typer.Option("unmask report", "--title", help="Page title."),
 ) -> None:
     """One self-contained HTML report (plots inline, opens offline) plus a markdown twin."""
+    from ..outputs import check_output
     from ..report import build_report
 
+    check_output(out, run_dirs)
+    check_output(out.with_suffix(".md"), run_dirs)
+    check_output(out.with_name(out.stem + "_assets"), run_dirs, kind="folder")
     res = build_report(run_dirs, out, title=title)
     typer.echo(f"report: {res['n_metrics']} metrics file(s), {res['n_plots']} plot(s) -> {res['html']} "
                f"(+ {res['markdown']})")

@@ -138,8 +138,11 @@ def train_cmd(
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
 ) -> None:
     """Fine-tune a VLM (LoRA or full) with prompt-masked batches; runs under accelerate launch / torchrun too."""
+    from ..outputs import check_output
     from ..train import TrainConfig, train
 
+    if out is not None:
+        check_output(out, [data, config, image_root], kind="folder")
     given = dict(
         data=str(data),
         model=model,
@@ -283,7 +286,9 @@ def generate_cmd(
 ) -> None:
     """Answer every prompt of a benchmark folder: batched, greedy by default, resumable, shardable."""
     from ..generate import GenerateConfig, generate
+    from ..outputs import check_output
 
+    check_output(out, [bench / "samples.jsonl", bench])
     cfg = _config(
         GenerateConfig,
         None,
@@ -326,7 +331,9 @@ def merge_shards_cmd(
 ) -> None:
     """Join the shard outputs of one generation run (checks they cover the benchmark once)."""
     from ..generate import merge_shards
+    from ..outputs import check_output
 
+    check_output(out, parts)
     path = merge_shards(list(parts), out)
     typer.echo(f"merged {len(parts)} shards -> {path}")
 

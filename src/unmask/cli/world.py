@@ -78,6 +78,10 @@ def evaluate(
         raise UnmaskError("--seeds: give at least one seed")
     if model is not None and not (model / "config.json").is_file():
         raise UnmaskError(f"{model}: not a model folder (no config.json)")
+    if out is not None:
+        from ..outputs import check_output
+
+        check_output(out, [model])
     res = world_eval(model, seeds=seed_list, fractions=fractions, curated=not no_curated,
                      ft=FinetuneConfig(steps=steps, rank=rank, alpha=2 * rank, **({} if lr is None else {"lr": lr})), no_eos=no_eos, log=typer.echo)
     typer.echo(table(res["summary"]))

@@ -30,14 +30,13 @@ _MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": 
 
 def image_data_url(ref: str, root: Path) -> str:
     """The image as a data URL: a real file's own bytes (if a web format), else re-encoded as PNG."""
-    from PIL import Image
-
     from ..formats import resolve_image
+    from ..images import pil_open
 
     image = open_image(ref, root)  # validates (decodes) the image and the path
     if not is_synthetic(ref):
         path = resolve_image(ref, root)
-        with Image.open(path) as im:
+        with pil_open(path) as im:
             fmt = im.format
         if fmt in _MIME:
             return f"data:{_MIME[fmt]};base64," + base64.b64encode(path.read_bytes()).decode()

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import UnmaskError
+from ..errors import UnmaskError, short
 from ..records import VERDICTS
 from ..store import iter_jsonl
 from .stats import agreement, bootstrap_ci, wilson
@@ -15,6 +15,7 @@ from .stats import agreement, bootstrap_ci, wilson
 __all__ = ["FORMAT_VERSION", "compare_judges", "compute_metrics", "judge_label", "read_verdicts"]
 
 FORMAT_VERSION = 1
+MEASURES = ("refusal", "harm")  # what a judge's verdicts say (see unmask.judges)
 
 
 def judge_label(judge: dict[str, Any] | str | None) -> str:
@@ -46,8 +47,17 @@ def _check(row: dict[str, Any], where: str) -> None:
     for field in ("id", "verdict", "judge"):
         if field not in row:
             raise UnmaskError(f"{where} (id {row.get('id')!r}): missing field {field!r}")
-    if row["verdict"] not in VERDICTS:
-        raise UnmaskError(f"{where} (id {row['id']!r}): verdict {row['verdict']!r} is not one of {', '.join(VERDICTS)}")
+    if not isinstance(row["id"], (str, int)) or isinstance(row["id"], bool):
+        raise UnmaskError(f"{where}: 'id' must be a string or an integer, not {short(row['id'])}")
+    if not isinstance(row["verdict"], str) or row["verdict"] not in VERDICTS:
+        raise UnmaskError(f"{where} (id {short(row['id'])}): verdict {short(row['verdict'])} is not one of "
+                          f"{', '.join(VERDICTS)}")
+    for field in ("judge", "judge_version"):
+        if field in row and not isinstance(row[field], str):
+            raise UnmaskError(f"{where} (id {short(row['id'])}): {field!r} must be a string, not {short(row[field])}")
+    if row.get("measures") not in (None, *MEASURES):
+        raise UnmaskError(f"{where} (id {short(row['id'])}): 'measures' must be one of {', '.join(MEASURES)}, "
+                          f"not {short(row['measures'])}")
     if row.get("harmful") is not None and not isinstance(row["harmful"], bool):
         raise UnmaskError(f"{where} (id {row['id']!r}): 'harmful' must be true, false or null")
 

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import UnmaskError
+from ..errors import UnmaskError, short
 from .stats import bootstrap_ci, wilson
 
 __all__ = ["extract_choice", "mc_accuracy", "normalize_answer", "utility_metrics", "vqa_accuracy"]
@@ -92,16 +92,30 @@ def extract_choice(response: str, options: Sequence[str] | None = None, n_option
 
 def mc_accuracy(response: str, answer: str | int, options: Sequence[str] | None = None) -> float:
     """1.0 when the extracted letter is ``answer`` (a letter, or a 0-based option index), else 0.0."""
-    gold = _LETTERS[answer] if isinstance(answer, int) else str(answer).strip().upper()
+    gold = _gold_letter(answer, options)
+    if gold is None:
+        raise UnmaskError(f"answer {short(answer)} is not an option letter or a 0-based option index")
     return 1.0 if extract_choice(response, options) == gold else 0.0
 
 
+def _gold_letter(answer: Any, options: Sequence[str] | None) -> str | None:
+    """The gold option letter of an ``answer`` (a letter, or a 0-based option index), or None if it is no option."""
+    n = len(options) if options else len(_LETTERS)
+    if isinstance(answer, int) and not isinstance(answer, bool):
+        return _LETTERS[answer] if 0 <= answer < n else None
+    if isinstance(answer, str) and len(answer.strip()) == 1 and answer.strip().upper() in _LETTERS[:n]:
+        return answer.strip().upper()
+    return None
+
+
 def utility_metrics(rows: Sequence[dict[str, Any]], kind: str, *, bootstrap: int = 1000, seed: int = 0,
-                    source: str = "rows") -> dict[str, Any]:
+                    source: str = "rows", where: Sequence[str] | None = None) -> dict[str, Any]:
     """Mean accuracy with intervals over ``rows`` of generations with gold answers.
 
     ``kind="vqa"``: rows carry ``response`` and ``answers`` (list of annotator answers).
-    ``kind="mc"``: rows carry ``response``, ``answer`` (letter or index) and optionally ``options``.
+    ``kind="mc"``: rows carry ``response``, ``answer`` (a letter or a 0-based index of one of the
+    ``options``, when given) and optionally ``options`` (a list of texts). ``where[i]`` names row i in
+    errors (``file: line N``); by default ``source: record i``.
     """
     if kind not in ("vqa", "mc"):
         raise UnmaskError(f"unknown utility kind {kind!r}; expected 'vqa' or 'mc'")
@@ -109,21 +123,33 @@ def utility_metrics(rows: Sequence[dict[str, Any]], kind: str, *, bootstrap: int
         raise UnmaskError(f"{source}: no rows to score")
     scores, unparsed = [], 0
     for i, r in enumerate(rows, 1):
+        loc = where[i - 1] if where is not None else f"{source}: record {i}"
+        if not isinstance(r, dict):
+            raise UnmaskError(f"{loc}: expected a JSON object")
+        loc = f"{loc} (id {short(r.get('id'))})"
         if not isinstance(r.get("response"), str):
-            raise UnmaskError(f"{source}: record {i} (id {r.get('id')!r}): missing text field 'response'")
+            raise UnmaskError(f"{loc}: missing text field 'response'")
         if kind == "vqa":
             answers = r.get("answers")
             if not isinstance(answers, list) or not answers:
-                raise UnmaskError(f"{source}: record {i} (id {r.get('id')!r}): missing list field 'answers'")
+                raise UnmaskError(f"{loc}: missing list field 'answers'")
             scores.append(vqa_accuracy(r["response"], [str(a.get("answer", "")) if isinstance(a, dict) else str(a)
                                                        for a in answers]))
         else:
             if "answer" not in r:
-                raise UnmaskError(f"{source}: record {i} (id {r.get('id')!r}): missing field 'answer'")
+                raise UnmaskError(f"{loc}: missing field 'answer'")
             options = r.get("options") or r.get("choices")
+            if options is not None and not (isinstance(options, list) and all(isinstance(o, str) for o in options)
+                                            and len(options) <= len(_LETTERS)):
+                raise UnmaskError(f"{loc}: 'options' must be a list of at most {len(_LETTERS)} texts")
+            gold = _gold_letter(r["answer"], options)
+            if gold is None:
+                n = len(options) if options else len(_LETTERS)
+                raise UnmaskError(f"{loc}: 'answer' {short(r['answer'])} is not an option: a letter A-{_LETTERS[n - 1]}"
+                                  f" or an index 0-{n - 1}")
             if extract_choice(r["response"], options) is None:
                 unparsed += 1
-            scores.append(mc_accuracy(r["response"], r["answer"], options))
+            scores.append(mc_accuracy(r["response"], gold, options))
     out: dict[str, Any] = {"kind": kind, "accuracy": sum(scores) / len(scores), "n": len(scores),
                            "ci": bootstrap_ci(scores, bootstrap, seed, tag=f"utility:{kind}")}
     if kind == "mc":
