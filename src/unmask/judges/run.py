@@ -42,11 +42,14 @@ def read_generations(path: str | Path, samples: str | Path | None = None,
     if not path.is_file():
         raise UnmaskError(f"{path}: no such file")
     prompts: dict[str, str] = {}
+    images: dict[str, str] = {}  # id -> the sample's image (absolute), for judges that look at it
     if samples is not None:
         for i, s in enumerate(read_jsonl(samples), 1):
             if not isinstance(s, dict) or "id" not in s or not isinstance(s.get("prompt"), str):
                 raise UnmaskError(f"{samples}: record {i}: a sample needs 'id' and a text 'prompt'")
             prompts[str(s["id"])] = s["prompt"]
+            if isinstance(s.get("image"), str) and s["image"]:
+                images[str(s["id"])] = str(Path(samples).parent / s["image"])
     rows: list[dict[str, Any]] = []
     first_line: dict[str, int] = {}
     for lineno, row in iter_jsonl(path):
@@ -75,6 +78,8 @@ def read_generations(path: str | Path, samples: str | Path | None = None,
         item = {k: row[k] for k in COPIED_FIELDS if k in row and row[k] is not None}
         item.update(id=rid, response=row["response"], prompt=prompt or "",
                     category=str(row.get("category") or ""))
+        if rid in images:
+            item["image"] = images[rid]
         rows.append(item)
     if not rows:
         raise UnmaskError(f"{path}: no generations (empty file)")
