@@ -38,6 +38,7 @@ def _register() -> None:
     # Importing a module registers its commands on ``app``.
     from . import (
         attack,  # noqa: F401
+        compare,  # noqa: F401
         data,  # noqa: F401
         demo,  # noqa: F401
         evaluate,  # noqa: F401

@@ -97,6 +97,11 @@ def _print_metrics(doc: dict[str, Any]) -> None:
         if block.get("n"):
             t.add_row(name, what, fmt_rate(block, key), f"{block['n_judged']}/{block['n']}", str(block["n_unjudged"]))
     Console(stderr=True).print(t)
+    if doc.get("agreement"):  # several judges: their disagreement is part of the result
+        from ..metrics.compare import format_agreement
+
+        Console(stderr=True).print("\n\n".join(format_agreement(a) for a in doc["agreement"]), markup=False,
+                                   highlight=False, soft_wrap=True)
 
 
 @app.command("metrics")
