@@ -48,6 +48,7 @@ package (``[project.entry-points."unmask.attacks"] mine = "mymod"``).
 from __future__ import annotations
 
 from . import kinds as _kinds  # noqa: F401  (registers the built-in kinds)
+from . import loaders_bench2026 as _loaders_bench2026  # noqa: F401  (VLSBench, JailBreakV, MSSBench, SIUO)
 from . import loaders_csv as _loaders_csv  # noqa: F401  (registers the built-in loaders)
 from . import loaders_json as _loaders_json  # noqa: F401
 from .build import build_benchmark, load_questions
