@@ -223,3 +223,71 @@ def load_siuo(path: Path, images: Path | None = None) -> list[Question]:
                             images={"picture": _picture(rec["image"], root, loc)}, source=rec, where=loc))
     return _unique(out)
 
+
+
+SQA_SINGLE_PRED = "Answer with the option's letter from the given choices directly."
+
+
+def _is_llava_sqa(path: Path) -> bool:
+    data = _json_head(path)
+    return (isinstance(data, list) and bool(data) and isinstance(data[0], dict) and "conversations" in data[0]
+            and "Options:" in str(data[0]["conversations"][0].get("value", "")))
+
+
+@loader("scienceqa", detect=_is_llava_sqa)
+def load_scienceqa(path: Path, images: Path | None = None, subset: str | None = None) -> list[Question]:
+    """LLaVA's ScienceQA question file ``llava_test_CQM-A.json`` (a list of {id, image?, conversations}),
+    prompted as LLaVA-1.5's ``sqa.sh`` does (``model_vqa_science.py --single-pred-prompt``): the human
+    turn without ``<image>``, stripped, + ``"\\nAnswer with the option's letter from the given choices
+    directly."``. By default only the questions with an image are kept (ScienceQA-IMG, what the paper
+    reports); ``subset=all`` keeps every question. Images resolve against ``images/test`` beside the
+    JSON (LLaVA's layout) or ``--images``. Benign (utility) rows; score with
+    ``unmask metrics GEN.jsonl --utility sqa --gold problems.json``."""
+    path = Path(path)
+    default = path.parent / "images" / "test"
+    root = _root(images, default if default.is_dir() else path.parent)
+    if subset not in (None, "img", "all"):
+        raise UnmaskError(f"unknown ScienceQA subset {subset!r} (known: img, all)")
+    out = []
+    for i, rec in enumerate(_records(path, _load_json(path), "ScienceQA")):
+        loc = where(path, i, rec.get("id"))
+        conv = rec.get("conversations")
+        if not isinstance(conv, list) or not conv or not isinstance(conv[0], dict):
+            raise UnmaskError(f"{loc}: 'conversations' must be a list of turns")
+        has_image = "image" in rec
+        if not has_image and subset != "all":
+            continue
+        qs = need(conv[0], "value", loc).replace("<image>", "").strip()
+        text = qs + "\n" + SQA_SINGLE_PRED
+        out.append(Question(id=str(need(rec, "id", loc) if isinstance(rec.get("id"), str) else rec.get("id")),
+                            text=text, category="scienceqa", harmful=False,
+                            images={"picture": _picture(rec["image"], root, loc)} if has_image else {},
+                            source={k: v for k, v in rec.items() if k != "conversations"}, where=loc))
+    return _unique(out)
+
+
+def _is_mmvet(path: Path) -> bool:
+    data = _json_head(path)
+    first = next(iter(data.values()), None) if isinstance(data, dict) else None
+    return isinstance(first, dict) and {"imagename", "capability", "question"} <= set(first)
+
+
+@loader("mmvet", detect=_is_mmvet)
+def load_mmvet_questions(path: Path, images: Path | None = None) -> list[Question]:
+    """MM-Vet's ``mm-vet.json`` (id -> {imagename, capability, question, answer}); images in ``images/``
+    beside it. The question is sent as it is; benign (utility) rows, graded by ``unmask mmvet-grade``."""
+    path = Path(path)
+    root = _root(images, path.parent / "images")
+    data = _load_json(path)
+    if not isinstance(data, dict):
+        raise UnmaskError(f"{path}: expected MM-Vet's mm-vet.json (an object: id -> sample)")
+    out = []
+    for i, (qid, rec) in enumerate(data.items()):
+        loc = where(path, i, qid)
+        if not isinstance(rec, dict):
+            raise UnmaskError(f"{loc}: expected an object")
+        caps = rec.get("capability")
+        out.append(Question(id=str(qid), text=need(rec, "question", loc), harmful=False,
+                            category=",".join(map(str, caps)) if isinstance(caps, list) else "",
+                            images={"picture": _picture(rec.get("imagename"), root, loc)}, source=rec, where=loc))
+    return out

@@ -44,6 +44,7 @@ def _register() -> None:
         evaluate,  # noqa: F401
         model,  # noqa: F401
         run,  # noqa: F401
+        utility,  # noqa: F401
         world,  # noqa: F401
     )
 

@@ -114,8 +114,11 @@ def metrics_cmd(
     bootstrap: int = typer.Option(1000, "--bootstrap", help="bootstrap resamples for the intervals "
                                   "(0: Wilson intervals only)."),
     seed: int = typer.Option(0, "--seed", help="seed of the bootstrap (same seed, same intervals)."),
-    utility: Optional[str] = typer.Option(None, "--utility", help="vqa or mc: score generation rows with gold "
-                                          "answers ('answers' list, or 'answer' + 'options') instead of verdicts."),
+    utility: Optional[str] = typer.Option(None, "--utility", help="vqa, mc or sqa: score generation rows with gold "
+                                          "answers ('answers' list, or 'answer' + 'options') instead of verdicts; "
+                                          "sqa = ScienceQA as LLaVA's eval_science_qa.py scores it."),
+    gold: Optional[Path] = typer.Option(None, "--gold", help="--utility sqa: ScienceQA's problems.json; the gold "
+                                        "answer, choices and image flag are joined by id."),
 ) -> None:
     """ASR (complied / judged, unjudged counted beside it), over-refusal, per category / attack, CIs."""
     import orjson
@@ -128,6 +131,10 @@ def metrics_cmd(
         raise UnmaskError("--bootstrap must be >= 0")
     if utility:
         rows = [r for p in verdicts for r in read_jsonl(p)]
+        if gold is not None:
+            from ..metrics.utility import attach_scienceqa_gold
+
+            rows = attach_scienceqa_gold(rows, gold)
         doc: dict[str, Any] = {"format_version": FORMAT_VERSION, "kind": "utility", "labels": labels,
                                "utility": utility_metrics(rows, utility, bootstrap=bootstrap, seed=seed,
                                                           source=", ".join(map(str, verdicts)))}
