@@ -6,7 +6,8 @@ relative to ``DIR`` or null, category, harmful flag, attack kind, the source row
 ``DIR/images/`` and ``DIR/manifest.json`` (input sha256, kind, parameters, font files and their
 sha256, counts). The built-in kinds are ``figstep``, ``mmsb-typo``, ``mmsb-sd-typo``, ``image``,
 ``text`` and ``blank``; the built-in loaders ``safebench``, ``mmsb``, ``vlguard``, ``xstest``,
-``harmbench``, ``advbench`` and ``jsonl``.
+``harmbench``, ``advbench`` and ``jsonl``, and the sets that ship their images (``vlsbench``,
+``jailbreakv``, ``mssbench``, ``siuo``, ``scienceqa``, ``mmvet``: :mod:`unmask.attacks.loaders_bench2026`).
 
 Adding a kind or a loader (a plugin module, or e.g. ``unmask.world``)::
 
