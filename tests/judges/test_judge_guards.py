@@ -256,3 +256,26 @@ def test_local_guard_reads_only_the_documented_answer(tmp_path):
         j.close()
         assert v.verdict == verdict, v.reason
         assert j.version.startswith("1+llama-guard-3-") and path.name in j.version
+
+
+def test_local_vision_guard_goes_through_the_processor(tmp_path):
+    """The vision path on a tiny random LLaVA (its processor's chat template places the image): the
+    random model's answer is no documented guard answer, so every row is unjudged -- never refused."""
+    from PIL import Image
+
+    from unmask.models.testing import cached_checkpoint
+
+    path = cached_checkpoint("llava", tmp_path)
+    Image.new("RGB", (20, 20), (0, 128, 255)).save(tmp_path / "pic.png")
+    j = get_judge("llama-guard-4", model_path=path, device="cpu", max_new_tokens=3)
+    conv = FORMATS["llama-guard-4"].hf_messages("What is this?", "A blue square.", 1)
+    text = j.local.processor.apply_chat_template(conv, tokenize=False, add_generation_prompt=True)
+    assert text.count("<image>") == 1 and "What is this?" in text and "A blue square." in text
+    items = [{"id": "a", "prompt": "What is this?", "response": "A blue square.", "image": str(tmp_path / "pic.png")},
+             {"id": "b", "prompt": "Hello?", "response": "Hi."},
+             {"id": "c", "prompt": "And this?", "response": "x", "image": str(tmp_path / "missing.png")}]
+    got = dict(j.judge(items))
+    j.close()
+    assert {v.verdict for v in got.values()} == {"unjudged"}
+    assert got[0].reason.startswith("unparseable guard answer") and got[1].reason.startswith("unparseable")
+    assert "image unreadable" in got[2].reason
