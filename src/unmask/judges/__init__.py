@@ -13,6 +13,7 @@ Metrics use that to refuse to call "not harmful" an over-refusal on benign promp
 Built-in judges (imported lazily, so listing them loads no heavy library):
 
 - ``keyword``, ``keyword-short``: refusal phrases (:mod:`unmask.judges.keyword`)
+- ``keyword-xs``: refusal phrases chosen on human-labelled replies (:mod:`unmask.judges.keyword_xs`)
 - ``llm``: an OpenAI-compatible chat endpoint (:mod:`unmask.judges.llm`)
 - ``hf-classifier``: a local Hugging Face guard model (:mod:`unmask.judges.hf`)
 - ``llama-guard-3``, ``llama-guard-3-vision``, ``llama-guard-4``, ``md-judge``, ``harmbench-cls``: guard
@@ -37,6 +38,7 @@ JUDGES: dict[str, type[Judge]] = {}
 _BUILTIN_MODULES = {
     "keyword": "unmask.judges.keyword",
     "keyword-short": "unmask.judges.keyword",
+    "keyword-xs": "unmask.judges.keyword_xs",
     "llm": "unmask.judges.llm",
     "hf-classifier": "unmask.judges.hf",
     **{g: "unmask.judges.guard_judges" for g in ("llama-guard-3", "llama-guard-3-vision", "llama-guard-4",
