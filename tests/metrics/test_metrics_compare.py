@@ -61,3 +61,16 @@ def test_bad_inputs(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["judge-compare", str(c), str(b)])
     assert exc.value.code == 2 and "share no id" in capsys.readouterr().err
+
+
+def test_asr_by_the_guard_categories():
+    from unmask.metrics import compute_metrics
+
+    rows = [{"id": str(i), "verdict": v, "judge": "llama-guard-3", "measures": "harm", "categories": c,
+             "harmful": True}
+            for i, (v, c) in enumerate([("complied", ["S1", "S10"]), ("complied", ["S2"]), ("refused", []),
+                                        ("unjudged", []), ("complied", ["S10"])])]
+    doc = compute_metrics(rows, bootstrap=0)
+    assert list(doc["by_judge_category"]) == ["S1", "S2", "S10"]
+    assert doc["by_judge_category"]["S10"] == {"n_complied": 2, "share_of_judged": 0.5}  # 4 judged
+    assert "by_judge_category" not in compute_metrics([{"id": "x", "verdict": "refused", "judge": "k"}], bootstrap=0)
