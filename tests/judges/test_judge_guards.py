@@ -291,3 +291,17 @@ def test_cli_runs_a_served_guard(tmp_path, llm_server, run_cli):
     code, _, err = run_cli("judge", gen, "--judge", "md-judge", "--base-url", url, "--judge-model", "m",
                            "--template", "mmsb", "-o", tmp_path / "v2.jsonl")
     assert code == 2 and "judge 'md-judge' takes no option 'template'" in err
+
+
+def test_harmbench_clips_the_answer_as_harmbench_does(real_tokenizer):
+    from unmask.judges.guard_local import LocalGuard
+
+    g = LocalGuard.__new__(LocalGuard)  # only the tokenizer part: no weights needed
+    g.fmt, g.tokenizer = FORMATS["harmbench-cls"], real_tokenizer
+    long = " ".join(f"word{i}" for i in range(600))
+    clipped = g.clip(long)
+    # evaluate_completions.py: encode(max_length=512, truncation=True) keeps BOS + 511 tokens, decoded back
+    assert real_tokenizer.encode(clipped, add_special_tokens=False) == real_tokenizer.encode(long)[1:512]
+    assert g.clip("short answer") == "short answer"
+    g.fmt = FORMATS["md-judge"]
+    assert g.clip(long) == long

@@ -35,7 +35,6 @@ from .guards import FORMATS, GuardFormat
 __all__ = ["GuardJudge"]
 
 _MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}
-HARMBENCH_CLIP_TOKENS = 512  # evaluate_completions.py --num_tokens default
 
 
 def _format_hash(fmt: GuardFormat) -> str:

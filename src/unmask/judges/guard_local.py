@@ -11,7 +11,9 @@ from ..errors import UnmaskError
 from .guards import GuardFormat
 from .hf import _fingerprint, check_model_folder
 
-__all__ = ["LocalGuard"]
+__all__ = ["HARMBENCH_CLIP_TOKENS", "LocalGuard"]
+
+HARMBENCH_CLIP_TOKENS = 512  # evaluate_completions.py --num_tokens default
 
 
 class LocalGuard:
@@ -48,10 +50,12 @@ class LocalGuard:
         self.fingerprint = f"{path.name}-{_fingerprint(path)}"
 
     def clip(self, response: str) -> str:
-        """HarmBench scores the first 512 classifier tokens of an answer (evaluate_completions.py)."""
+        """HarmBench scores the first 512 classifier tokens of an answer, as its evaluate_completions.py
+        clips them: ``tokenizer.encode(generation, max_length=512, truncation=True)`` (BOS included in the
+        512), then ``decode(..., skip_special_tokens=True)``."""
         if self.fmt.name != "harmbench-cls":
             return response
-        ids = self.tokenizer.encode(response, max_length=512, truncation=True, add_special_tokens=False)
+        ids = self.tokenizer.encode(response, max_length=HARMBENCH_CLIP_TOKENS, truncation=True)
         return self.tokenizer.decode(ids, skip_special_tokens=True)
 
     def prompt_text(self, item: dict) -> str:
