@@ -117,7 +117,8 @@ def load_vlsbench(path: Path, images: Path | None = None) -> list[Question]:
 def load_jailbreakv(path: Path, images: Path | None = None, subset: str | None = None) -> list[Question]:
     """JailBreakV-28K ``JailBreakV_28K.csv`` (or ``mini_JailBreakV_28K.csv``): columns ``id``,
     ``jailbreak_query`` (what is sent), ``redteam_query`` (the plain harmful request, RedTeam-2K),
-    ``format`` (the jailbreak source: FigStep, Query-relevant, Template, Persuade, Logic),
+    ``format`` (the jailbreak source, one of the paper's template / persuade / logic / FigStep /
+    query-relevant attacks, spelled as the CSV spells it; not checked here),
     ``policy`` (the safety policy: the category), ``image_path`` (relative to the CSV's folder),
     ``from``, ``selected_mini``, ``transfer_from_llm``. ``subset=mini`` keeps the rows with
     ``selected_mini`` true (the 280-row mini set inside the full CSV); other values keep the named
