@@ -25,6 +25,7 @@ COMMANDS = {
     "judge": ["judge", "{f}", "-o", "{o}/verdicts.jsonl"],
     "metrics": ["metrics", "{f}", "-o", "{o}/metrics.json"],
     "attack": ["attack", "figstep", "{f}", "-o", "{o}/bench", "--loader", "safebench", "--workers", "1"],
+    "attack-mmsb": ["attack", "mmsb-typo", "{f}", "-o", "{o}/bench", "--loader", "mmsb", "--workers", "1"],
     "run": ["run", "{f}", "-o", "{o}/run"],
     "generate": ["generate", "--model", "tiny", "--bench", "{f}", "-o", "{o}/gen.jsonl", "--max-new-tokens", "2",
                  "--no-progress"],
@@ -99,6 +100,13 @@ CASES = [
     ("safebench_missing_column.csv", "attack", ["line 1", "missing column(s) instruction"]),
     ("safebench_empty_instruction.csv", "attack", ["record 1", "empty 'instruction'"]),
     ("safebench_non_utf8.csv", "attack", ["not UTF-8", "line 3"]),
+    # text the image would not show (issue 14 item 10): empty boxes, control characters, no ink at all
+    ("safebench_cjk.csv", "attack", ["record 1", "line 3", "no glyph in FreeMonoBold.ttf", "U+5236", "--font"]),
+    ("safebench_emoji.csv", "attack", ["record 1", "no glyph in FreeMonoBold.ttf", "U+1F9EA"]),
+    ("safebench_control.csv", "attack", ["record 1", "control character", "U+0007"]),
+    ("safebench_zero_width.csv", "attack", ["record 1", "no visible character"]),
+    ("mmsb_key_phrase_cjk_emoji.json", "attack-mmsb", ["record 1", "no glyph in LiberationSans-Regular.ttf",
+                                                        "U+7269", "U+1F9EA"]),
     # --- experiments through `unmask run`
     ("experiment_unknown_key.yaml", "run", ["trian"]),
     ("experiment_invalid.yaml", "run", ["line 3", "invalid YAML"]),

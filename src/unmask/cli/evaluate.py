@@ -19,8 +19,9 @@ def judge_cmd(
                                        "(category / attack / harmful / model / settings are carried over)."),
     out: Path = typer.Option(..., "-o", "--out", help="Verdicts JSONL to write (resumes if a run was killed)."),
     judge_name: str = typer.Option("keyword", "--judge", "-j",
-                                   help="Judge: keyword, keyword-short, keyword-xs, llm, hf-classifier, or a guard: "
-                                        "llama-guard-3, llama-guard-3-vision, llama-guard-4, md-judge, harmbench-cls."),
+                                   help="Judge: keyword, keyword-short, keyword-xs, paper (the paper's own), llm, "
+                                        "hf-classifier, or a guard: llama-guard-3, llama-guard-3-vision, "
+                                        "llama-guard-4, md-judge, harmbench-cls."),
     samples: Optional[Path] = typer.Option(None, "--samples", help="samples.jsonl of the benchmark: prompts by id, "
                                            "for judges that read the request (llm harmbench, hf-classifier)."),
     keywords: Optional[Path] = typer.Option(None, "--keywords", help="keyword judges: phrase file, one per line."),

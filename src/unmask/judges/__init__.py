@@ -13,6 +13,7 @@ Metrics use that to refuse to call "not harmful" an over-refusal on benign promp
 Built-in judges (imported lazily, so listing them loads no heavy library):
 
 - ``keyword``, ``keyword-short``: refusal phrases (:mod:`unmask.judges.keyword`)
+- ``paper``: the paper's own keyword judge, verbatim (its ``strmatch_label``; :mod:`unmask.judges.keyword`)
 - ``keyword-xs``: refusal phrases chosen on human-labelled replies (:mod:`unmask.judges.keyword_xs`)
 - ``llm``: an OpenAI-compatible chat endpoint (:mod:`unmask.judges.llm`)
 - ``hf-classifier``: a local Hugging Face guard model (:mod:`unmask.judges.hf`)
@@ -38,6 +39,7 @@ JUDGES: dict[str, type[Judge]] = {}
 _BUILTIN_MODULES = {
     "keyword": "unmask.judges.keyword",
     "keyword-short": "unmask.judges.keyword",
+    "paper": "unmask.judges.keyword",
     "keyword-xs": "unmask.judges.keyword_xs",
     "llm": "unmask.judges.llm",
     "hf-classifier": "unmask.judges.hf",

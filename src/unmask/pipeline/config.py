@@ -34,7 +34,10 @@ class DataSpec(_Strict):
     format: str | None = None
     image_root: str | None = None
     refusal_source: str | None = None
-    curated: str | None = Field(None, description="VLGuard-format train JSON for the curated baseline")
+    curated: str | None = Field(None, description="VLGuard train file for the curated baseline (its LLaVA-format "
+                                                  "file, as the paper, or train.json)")
+    curated_images: str | None = Field(None, description="folder the curated set's image paths are relative to "
+                                                         "(under image_root), e.g. data/images/vlguard")
 
 
 class MixSpec(_Strict):
@@ -64,6 +67,8 @@ class BenchSpec(_Strict):
     input: str = Field(..., description="question set (file, folder, or world:NAME)")
     loader: str | None = None
     options: dict[str, Any] = Field(default_factory=dict, description="extra attack options (limit, prompt, ...)")
+    generate: dict[str, Any] = Field(default_factory=dict, description="this bench's generation settings, over "
+                                     "the experiment's (e.g. the paper's FigStep sampling)")
 
 
 class JudgeSpec(_Strict):

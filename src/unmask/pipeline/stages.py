@@ -54,6 +54,8 @@ def _mix_stage(exp: Experiment, br: Branch) -> Stage:
         raise UnmaskError(f"branch {br.label}: mix.curated needs data.curated (a VLGuard train JSON)")
     if exp.data.image_root:
         st.params["image_root"] = exp.data.image_root
+    if br.mix.curated and exp.data.curated_images:
+        st.params["curated_images"] = exp.data.curated_images
     return st
 
 
@@ -97,7 +99,8 @@ def build_plan(exp: Experiment) -> PlannedRun:
     metrics_labels = []
     for br in branches:
         for b in exp.benches:
-            gen = Stage("generate", f"generate/{br.label}/{b.label}", {"model": model, "generate": exp.generate},
+            gen = Stage("generate", f"generate/{br.label}/{b.label}",
+                        {"model": model, "generate": {**exp.generate, **b.generate}},
                         deps={"bench": f"attack/{b.label}"})
             if br.mix is not None:
                 gen.deps["adapter"] = f"train/{br.label}"
@@ -130,10 +133,12 @@ def _validate_eval_settings(exp: Experiment) -> None:
     from ..generate import GenerateConfig
     from ..judges import get_judge
 
-    try:
-        GenerateConfig(model=exp.model.name, bench="-", out="-", **exp.generate)
-    except Exception as exc:
-        raise UnmaskError(f"generate: {_first_error(exc)}") from None
+    for where_, settings in [("generate", exp.generate),
+                             *((f"benches.{b.label}.generate", {**exp.generate, **b.generate}) for b in exp.benches)]:
+        try:
+            GenerateConfig(model=exp.model.name, bench="-", out="-", **settings)
+        except Exception as exc:
+            raise UnmaskError(f"{where_}: {_first_error(exc)}") from None
     for j in exp.judges:
         try:
             get_judge(j.name, **j.options).close()
@@ -224,7 +229,8 @@ def _mix(st: Stage, out: Path, deps: dict[str, Path], ctx: Any) -> None:
     sources = [_resolve(s, st, deps) for s in st.params["sources"]]
     run_mix(sources, out / "mix.json", cfg, fmt=st.params["format"], image_root=st.params.get("image_root"),
             refusal_source=_resolve(st.params["refusal_source"], st, deps),
-            curated=_resolve(st.params["curated"], st, deps), refusal_bank_path=refusals)
+            curated=_resolve(st.params["curated"], st, deps), refusal_bank_path=refusals,
+            curated_images=st.params.get("curated_images"))
 
 
 @stage("train")
