@@ -49,11 +49,13 @@ def _register() -> None:
     # Importing a module registers its commands on ``app``.
     from . import (
         attack,  # noqa: F401
+        compare,  # noqa: F401
         data,  # noqa: F401
         demo,  # noqa: F401
         evaluate,  # noqa: F401
         model,  # noqa: F401
         run,  # noqa: F401
+        utility,  # noqa: F401
         world,  # noqa: F401
     )
 

@@ -19,7 +19,9 @@ def judge_cmd(
                                        "(category / attack / harmful / model / settings are carried over)."),
     out: Path = typer.Option(..., "-o", "--out", help="Verdicts JSONL to write (resumes if a run was killed)."),
     judge_name: str = typer.Option("keyword", "--judge", "-j",
-                                   help="Judge: keyword, keyword-short, paper (the paper's own), llm, hf-classifier."),
+                                   help="Judge: keyword, keyword-short, keyword-xs, paper (the paper's own), llm, "
+                                        "hf-classifier, or a guard: llama-guard-3, llama-guard-3-vision, "
+                                        "llama-guard-4, md-judge, harmbench-cls."),
     samples: Optional[Path] = typer.Option(None, "--samples", help="samples.jsonl of the benchmark: prompts by id, "
                                            "for judges that read the request (llm harmbench, hf-classifier)."),
     keywords: Optional[Path] = typer.Option(None, "--keywords", help="keyword judges: phrase file, one per line."),
@@ -101,6 +103,11 @@ def _print_metrics(doc: dict[str, Any]) -> None:
         if block.get("n"):
             t.add_row(name, what, fmt_rate(block, key), f"{block['n_judged']}/{block['n']}", str(block["n_unjudged"]))
     Console(stderr=True).print(t)
+    if doc.get("agreement"):  # several judges: their disagreement is part of the result
+        from ..metrics.compare import format_agreement
+
+        Console(stderr=True).print("\n\n".join(format_agreement(a) for a in doc["agreement"]), markup=False,
+                                   highlight=False, soft_wrap=True)
 
 
 @app.command("metrics")
@@ -113,8 +120,11 @@ def metrics_cmd(
     bootstrap: int = typer.Option(1000, "--bootstrap", help="bootstrap resamples for the intervals "
                                   "(0: Wilson intervals only)."),
     seed: int = typer.Option(0, "--seed", help="seed of the bootstrap (same seed, same intervals)."),
-    utility: Optional[str] = typer.Option(None, "--utility", help="vqa or mc: score generation rows with gold "
-                                          "answers ('answers' list, or 'answer' + 'options') instead of verdicts."),
+    utility: Optional[str] = typer.Option(None, "--utility", help="vqa, mc or sqa: score generation rows with gold "
+                                          "answers ('answers' list, or 'answer' + 'options') instead of verdicts; "
+                                          "sqa = ScienceQA as LLaVA's eval_science_qa.py scores it."),
+    gold: Optional[Path] = typer.Option(None, "--gold", help="--utility sqa: ScienceQA's problems.json; the gold "
+                                        "answer, choices and image flag are joined by id."),
 ) -> None:
     """ASR (complied / judged, unjudged counted beside it), over-refusal, per category / attack, CIs."""
     import orjson
@@ -129,6 +139,11 @@ def metrics_cmd(
         raise UnmaskError("--bootstrap must be >= 0")
     if utility:
         located = [(f"{p}: line {n}", r) for p in verdicts for n, r in iter_jsonl(p)]
+        if gold is not None:
+            from ..metrics.utility import attach_scienceqa_gold
+
+            located = list(zip([w for w, _ in located],
+                               attach_scienceqa_gold([r for _, r in located], gold), strict=True))
         doc: dict[str, Any] = {"format_version": FORMAT_VERSION, "kind": "utility", "labels": labels,
                                "utility": utility_metrics([r for _, r in located], utility, bootstrap=bootstrap,
                                                           seed=seed, source=", ".join(map(str, verdicts)),

@@ -80,11 +80,14 @@ def read_generations(path: str | Path, samples: str | Path | None = None,
 def _read_generations(path: Path, samples: str | Path | None,
                       need_prompt: bool) -> tuple[list[dict[str, Any]], str]:
     prompts: dict[str, str] = {}
+    images: dict[str, str] = {}  # id -> the sample's image (absolute), for judges that look at it
     if samples is not None:
         for i, s in enumerate(read_jsonl(samples), 1):
             if not isinstance(s, dict) or "id" not in s or not isinstance(s.get("prompt"), str):
                 raise UnmaskError(f"{samples}: record {i}: a sample needs 'id' and a text 'prompt'")
             prompts[str(s["id"])] = s["prompt"]
+            if isinstance(s.get("image"), str) and s["image"]:
+                images[str(s["id"])] = str(Path(samples).parent / s["image"])
     array, source = _iter_rows(path)
     rows: list[dict[str, Any]] = []
     first_pos: dict[str, str] = {}
@@ -123,6 +126,8 @@ def _read_generations(path: Path, samples: str | Path | None,
         item = {k: row[k] for k in COPIED_FIELDS if k in row and row[k] is not None}
         item.update(id=rid, response=row["response"], prompt=prompt or "",
                     category=str(row.get("category") or ""))
+        if rid in images:
+            item["image"] = images[rid]
         rows.append(item)
     if not rows:
         raise UnmaskError(f"{path}: no generations (empty file)")
