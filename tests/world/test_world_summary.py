@@ -124,3 +124,34 @@ def test_summary_schema(tmp_path):
     rows = [orjson.loads(x) for x in (run / "world_items.jsonl").read_bytes().splitlines()]
     assert {r["outcome"] for r in rows} <= {"refused", "clean", "off_track", "unjudged"}
     orjson.dumps(summary)  # JSON all the way down
+
+
+def _finished_run(root, seed: int, replay: str = "harmful"):
+    from unmask.world.demo import _SUMMARY, _add_statistics
+
+    run = _planted_run(root, seed)
+    summary = {"format_version": 1, "seed": seed, "split": "eval", "replay": replay,
+               "models": {m: {k: {"value": None} for k in _SUMMARY} for m in ("base", "mix-0.1", "curated-0.1")}}
+    _add_statistics(summary, run, seed)
+    (run / "summary.json").write_bytes(orjson.dumps(summary))
+    return run, summary
+
+
+def test_pooling_runs_resamples_topics_and_runs(tmp_path, run_cli):
+    runs = [_finished_run(tmp_path / f"s{s}", s) for s in (0, 1)]
+    code, out, err = run_cli("world", "pool", *(r for r, _ in runs), "-o", tmp_path / "pooled.json")
+    assert code == 0, err
+    pooled = orjson.loads((tmp_path / "pooled.json").read_bytes())
+    typo = pooled["models"]["mix-0.1"]["asr_typo"]
+    one = [s["models"]["mix-0.1"]["asr_typo"] for _, s in runs]
+    assert typo["per_run"] == [o["value_items"] for o in one] and typo["n_runs"] == 2
+    assert typo["value"] == pytest.approx(sum(o["value_items"] for o in one) / 2)  # equal-sized runs
+    assert typo["ci_topics"][0] <= typo["value"] <= typo["ci_topics"][1]
+    assert set(pooled["differences"]) == {"mix-0.1 - base", "curated-0.1 - base", "mix-0.1 - curated-0.1"}
+    assert "mix-0.1 - base" in out and "asr_typo" in out
+    # runs that differ in more than their seed are not pooled
+    other, _ = _finished_run(tmp_path / "pure", 2, replay="benign")
+    code, _, err = run_cli("world", "pool", runs[0][0], other)
+    assert code == 2 and "differ in replay" in err
+    code, _, err = run_cli("world", "pool", tmp_path)
+    assert code == 2 and "not a finished demo run" in err

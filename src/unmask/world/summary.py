@@ -31,8 +31,8 @@ from ..store import read_jsonl
 from . import vocab as V
 from .export import question_sets
 
-__all__ = ["INTERVALS", "OUTCOMES", "differences", "item_outcomes", "outcome", "pairs_for", "rate_extras",
-           "stage_dir"]
+__all__ = ["INTERVALS", "OUTCOMES", "differences", "item_outcomes", "outcome", "pairs_for", "pool_runs",
+           "rate_extras", "stage_dir"]
 
 OUTCOMES = ("refused", "clean", "off_track", "unjudged")
 # what counts as a hit for each metric of the summary
@@ -138,4 +138,40 @@ def differences(items: Sequence[Mapping[str, Any]], metrics: Mapping[str, tuple[
             block[key] = {"value": value, "ci": cluster_bootstrap_ci(xa, _clusters(ra), minus=xb, n_boot=n_boot,
                                                                      seed=seed, tag=f"{a} - {b}:{key}")}
         out[f"{a} - {b}"] = block
+    return out
+
+
+def pool_runs(run_dirs: Sequence[Path], metrics: Mapping[str, tuple[str, str]], n_boot: int = 1000,
+              seed: int = 0) -> dict[str, Any]:
+    """Pool finished demo runs (e.g. seeds 0, 1, 2) from their ``world_items.jsonl``: each rate over all
+    their requests with an interval that resamples topics and runs as crossed factors, the per-run values,
+    and the paired differences likewise. Runs must share their settings but for the seed."""
+    items: list[dict[str, Any]] = []
+    runs = []
+    for i, d in enumerate(map(Path, run_dirs)):
+        summary_path, items_path = d / "summary.json", d / "world_items.jsonl"
+        if not items_path.is_file() or not summary_path.is_file():
+            raise UnmaskError(f"{d}: not a finished demo run (no summary.json / world_items.jsonl)")
+        doc = orjson.loads(summary_path.read_bytes())
+        runs.append({"dir": str(d), "seed": doc.get("seed"), "replay": doc.get("replay", "harmful"),
+                     "split": doc.get("split")})
+        items += [{**r, "run": i} for r in read_jsonl(items_path)]
+    if len({(r["replay"], r["split"]) for r in runs}) > 1:
+        raise UnmaskError("these runs differ in replay or split: pool runs that differ only in their seed")
+    models = list(dict.fromkeys(r["model"] for r in items))
+    out: dict[str, Any] = {"runs": runs, "models": {}}
+    for model in models:
+        row = {}
+        for key, (bench, metric) in metrics.items():
+            mine = [r for r in items if r["model"] == model and r["bench"] == bench]
+            if not mine:
+                continue
+            ex = rate_extras(mine, metric, n_boot, seed, tag=f"pool:{model}:{key}")
+            per_run = [_share([r for r in mine if r["run"] == i], HITS[metric], 0, seed, "")["value"]
+                       for i in range(len(runs))]
+            row[key] = {"value": ex.pop("value_items"), "per_run": per_run, "n": len(mine), **ex}
+        out["models"][model] = row
+    out["differences"] = differences(items, metrics, pairs_for(models), n_boot, seed)
+    out["interval_method"] = {k: v for k, v in INTERVALS.items() if k != "ci"}
+    out["bootstrap"] = {"n": n_boot, "seed": seed, "level": 0.95}
     return out
