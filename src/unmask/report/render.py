@@ -127,7 +127,7 @@ figcaption{font-size:12px;color:#555}"""
 
 NOTE = ("ASR = complied / judged. Unjudged verdicts (failed or unreadable judge calls) are excluded "
         "from every rate and counted beside it. Every number names the judge that produced it; "
-        "intervals are 95% (bootstrap, else Wilson).")
+        "intervals are 95% Wilson score intervals (the same rows show the same interval in every table).")
 
 
 def render_html(title: str, tabs: list[Table], plots: list[tuple[str, bytes]], meta: dict[str, Any]) -> str:
