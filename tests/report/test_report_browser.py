@@ -38,10 +38,10 @@ def test_report_renders_table_and_plots_in_chromium(runs, tmp_path):
 
     dom = _chromium(["--dump-dom", url], tmp_path).stdout.decode()
     assert "<table>" in dom, "the browser did not render the page"
-    overview = dom.split("Overview")[1].split("</table>")[0]
+    overview = dom.split(">Overview (")[1].split("</table>")[0]
     assert overview.count("<tr>") == 1 + 7 and "keyword 1+abc" in overview
     srcs = re.findall(r'<img [^>]*src="data:image/png;base64,([^"]+)"', dom)
-    assert len(srcs) == 4
+    assert len(srcs) == 5
     for s in srcs:
         img = Image.open(io.BytesIO(base64.b64decode(s)))
         assert img.format == "PNG" and img.width > 200 and img.height > 100

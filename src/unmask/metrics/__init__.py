@@ -33,7 +33,8 @@ metrics.json (``format_version`` 1)::
       "benign":   RATE(over_refusal) + {"by_category": {cat: RATE}, "by_attack": {attack: RATE}},
       "by_category": {cat: RATE(asr)},  # non-benign rows; "(none)" for rows without a category
       "by_attack":   {attack: RATE(asr)},
-      "agreement": [...], "other_judges": [...]   # only when verdicts of several judges were given
+      "agreement": [...], "other_judges": [...],  # only when verdicts of several judges were given
+      "sources": {"verdicts": [...], "generations": [...], "samples": [...]}  # see unmask.metrics.sources
     }
     RATE(x) = {x: float | null, "ci": [lo, hi] | null, "ci_method": "wilson",
                "wilson": [lo, hi] | null, "bootstrap": [lo, hi] | null, "n": int, "n_judged": int, "n_unjudged": int,
