@@ -102,3 +102,11 @@ def make_runs(root):
 @pytest.fixture
 def runs(tmp_path):
     return make_runs(tmp_path / "runs")
+
+
+@pytest.fixture
+def tools():
+    """The helpers above, for tests that build their own run folders."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(make_bench=make_bench, write_run=write_run)
