@@ -14,18 +14,19 @@ from .samples import SampleSet
 
 __all__ = ["BROWSER_CSS", "browser_html", "embedded_json"]
 
-BROWSER_CSS = """#samples .filters{display:flex;flex-wrap:wrap;gap:8px 14px;margin:8px 0;font-size:14px}
+BROWSER_CSS = """#samples .filters{display:flex;flex-wrap:wrap;gap:8px 14px;margin:8px 0}
 #samples label{display:flex;flex-direction:column;gap:2px;color:#555;font-size:12px}
 #samples select,#samples input{font-size:14px;padding:2px 4px;max-width:260px}
 #sample-count{font-weight:600;margin:6px 0;display:block}
-.sample{border:1px solid #ccc;border-radius:4px;margin:8px 0;padding:8px 10px;background:#fff}
-.shead{font-size:13px;color:#444;margin-bottom:6px}.shead b{color:#111}
-.sbody{display:flex;gap:12px;align-items:flex-start}.stext{flex:1;min-width:0}
-.sbody img{max-width:256px;border:1px solid #ddd;cursor:zoom-in}.sbody img.big{max-width:100%;cursor:zoom-out}
-.noimg{font-size:12px;color:#777;max-width:256px;word-break:break-all}
-.lbl{font-size:12px;color:#666;margin-top:4px}
-.stext pre{white-space:pre-wrap;word-break:break-word;margin:2px 0 4px 0;font-size:13px;background:#f7f7f7;
-padding:4px 6px;border-radius:3px}
+.sample{border:1px solid #ccc;border-radius:4px;margin:6px 0;padding:6px 10px;background:#fff}
+.shead{font-size:13px;color:#444;margin-bottom:4px}.shead b{color:#111}
+.sbody{display:flex;gap:12px;align-items:flex-start}
+.stext{flex:1;min-width:0;display:grid;grid-template-columns:max-content 1fr;gap:3px 10px;align-items:baseline}
+.sbody img{max-width:192px;border:1px solid #ddd;margin:0;cursor:zoom-in}.sbody img.big{width:384px;max-width:100%;cursor:zoom-out}
+.noimg{font-size:12px;color:#777;max-width:192px;word-break:break-all}
+.lbl{font-size:12px;color:#666}
+.stext pre{white-space:pre-wrap;word-break:break-word;margin:0;font-size:13px;background:#f7f7f7;
+padding:2px 6px;border-radius:3px}
 .verdict{display:inline-block;padding:1px 7px;border-radius:9px;font-size:12px;font-weight:600;color:#fff;
 background:#777}.v-complied{background:#c0392b}.v-refused{background:#2e7d32}.v-unjudged{background:#8d6e00}
 #sample-more{margin:8px 0;font-size:14px}td a{color:#0645ad}"""
@@ -58,8 +59,8 @@ h.appendChild(document.createTextNode(' \u00b7 '+[f.bench,'id '+r.id,'category '
 if(r.img){var im=el('img');im.src=D.images[r.img];im.alt='image of sample '+r.id;
 im.onclick=function(){im.classList.toggle('big');};b.appendChild(im);}
 else if(r.path){b.appendChild(el('div','noimg','image '+r.path+' (not embedded)'));}
-[['Prompt',r.q],['Answer',r.a===null?'(answer not found)':r.a],["Judge's reason",r.why]].forEach(function(x){
-if(x[1]===''&&x[0]!=='Answer')return;t.appendChild(el('div','lbl',x[0]));t.appendChild(el('pre','',x[1]));});
+[['prompt',r.q],['answer',r.a===null?'(answer not found)':r.a],['judge\'s reason',r.why]].forEach(function(x){
+if(x[1]===''&&x[0]!=='answer')return;t.appendChild(el('div','lbl',x[0]));t.appendChild(el('pre','',x[1]));});
 b.appendChild(t);c.appendChild(h);c.appendChild(b);return c;}
 function render(){var rows=D.rows.filter(match);count.textContent=rows.length+' of '+D.rows.length+' samples';
 count.setAttribute('data-n',rows.length);list.textContent='';rows.slice(0,shown).forEach(function(r){list.appendChild(card(r));});
@@ -85,7 +86,7 @@ def embedded_json(samples: SampleSet) -> str:
 
 def browser_html(samples: SampleSet) -> list[str]:
     """The ``Samples`` section: filters, count, list, the data and the script."""
-    parts = ["<h2 id=samples>Samples</h2>",
+    parts = ["<section id=samples><h2>Samples</h2>",
              "<p class=note>Every sample behind the numbers: each rate in the tables above links here with its "
              "filters set. Click an image to enlarge it.</p>" if samples.rows else
              "<p class=note>No samples found behind the metrics files (see the notes below).</p>",
@@ -95,5 +96,5 @@ def browser_html(samples: SampleSet) -> list[str]:
     parts.append("<label>text<input id=f-text type=search placeholder=\"prompt, answer, reason, id\"></label></div>")
     parts.append("<span id=sample-count></span><div id=sample-list></div><button id=sample-more>more</button>")
     parts.append(f"<script type=\"application/json\" id=unmask-samples>{embedded_json(samples)}</script>")
-    parts.append(f"<script>{_JS}</script>")
+    parts.append(f"<script>{_JS}</script></section>")
     return parts

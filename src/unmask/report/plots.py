@@ -155,21 +155,23 @@ def plot_before_after(entries: list[Entry]) -> bytes | None:
     width = 0.8 / len(models)
     for j, model in enumerate(models):
         xs, ys, errs = [], [], []
+        tops = []
         for i, g in enumerate(groups):
             if (g, model) in bars:
                 v, ci, _ = bars[(g, model)]
                 xs.append(i - 0.4 + width * (j + 0.5))
                 ys.append(v)
                 errs.append(_err(v, ci))
+                tops.append(max(v, ci[1]) if ci else v)  # the value's label goes above its interval
         kw = {"color": "0.55"} if j == 0 and any(_is_base(e) for _, _, e in bars.values()) else {}
         ax.bar(xs, ys, width=width, yerr=list(zip(*errs, strict=True)) if errs else None, capsize=3, label=model, **kw)
         if len(models) <= 4:
-            for x, y in zip(xs, ys, strict=True):
-                ax.annotate(f"{y:.2f}", (x, y), textcoords="offset points", xytext=(0, 3), ha="center",
+            for x, y, top in zip(xs, ys, tops, strict=True):
+                ax.annotate(f"{y:.2f}", (x, top), textcoords="offset points", xytext=(0, 3), ha="center",
                             va="bottom", fontsize=_SMALL)
     ax.set_xticks(range(len(groups)))
     ax.set_xticklabels(groups)
-    ax.set_ylim(0, 1.1)
+    ax.set_ylim(0, 1.12)
     ax.grid(axis="y", alpha=0.3)
     judge = f" | judge: {next(iter(bars.values()))[2].judge}" if len({e.judge for e in entries}) == 1 else ""
     _style(ax, f"Before / after fine-tuning (95% CI){judge}", None, "rate (ASR: complied; over-refusal: refused)")

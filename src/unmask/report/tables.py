@@ -64,7 +64,7 @@ def tables(runs: Runs, linked: set[int] | None = None) -> list[Table]:
     links = _Links(linked or set())
     out: list[Table] = []
     for name, doc in runs.summaries:
-        out += _summary_tables(name, doc)
+        out += _summary_tables(name, doc, runs.entries, links)
     out.append(_overview(runs, links))
     for field, title in (("category", "By category"), ("attack", "By attack")):
         out += _grids(runs.entries, field, title, links)
@@ -164,14 +164,33 @@ _DEMO_COLS = {"asr_text": "ASR text", "asr_typo": "ASR typography", "refusal_ben
 _DEMO_KNOWN = {"models", "judge", "refusal_logodds", "format_version"}
 
 
-def _rate_cell(r: Any) -> str:
+def _source_of(model: str, name: str, r: dict[str, Any], entries: list[Entry]) -> tuple[int, str] | None:
+    """The one (metrics file, set) whose rate is ``r`` for ``model`` (same value, counts and interval; an
+    ``asr`` key is an attack rate, a ``refus...`` one a benign rate), if exactly one is: the summary's
+    cell then links to its samples."""
+    sets = ["attack"] if "asr" in name else ["benign"] if "refus" in name else ["attack", "benign"]
+    found = []
+    for i, e in enumerate(entries):
+        if str(e.labels.get("model")) != model:
+            continue
+        for s, block, key in (("attack", e.doc.get("overall") or {}, "asr"),
+                              ("benign", e.doc.get("benign") or {}, "over_refusal")):
+            if s in sets and block.get("n") and all(block.get(a) == r.get(b) for a, b in
+                                      ((key, "value"), ("ci", "ci"), ("n", "n"), ("n_judged", "n_judged"))):
+                found.append((i, s))
+    return found[0] if len(found) == 1 else None
+
+
+def _rate_cell(model: str, name: str, r: Any, entries: list[Entry], links: _Links) -> str | Cell:
     if isinstance(r, dict) and "value" in r:
         rate = "n/a" if r.get("value") is None else fmt_rate(r, "value")
-        return f"{rate} ({r.get('n_judged', 0)}/{r.get('n', 0)})"
+        text = f"{rate} ({r.get('n_judged', 0)}/{r.get('n', 0)})"
+        src = _source_of(model, name, r, entries)
+        return links.cell(text, src[0], set=src[1]) if src else text
     return _cell(r)
 
 
-def _demo_tables(title: str, doc: dict[str, Any]) -> list[Table]:
+def _demo_tables(title: str, doc: dict[str, Any], entries: list[Entry], links: _Links) -> list[Table]:
     """``unmask demo``'s summary: one row per model, each rate with its interval and counts, the judge,
     the refusal log-odds; keys the report does not know become columns (or a key / value table) as they are."""
     judge = _cell(doc.get("judge") or {})
@@ -185,7 +204,7 @@ def _demo_tables(title: str, doc: dict[str, Any]) -> list[Table]:
         head.append("refusal log-odds (harmful / benign typography)")
     rows = []
     for model, row in doc["models"].items():
-        cells = [str(model), *[_rate_cell(row.get(k)) if k in row else "-" for k in keys], judge]
+        cells = [str(model), *[_rate_cell(str(model), k, row[k], entries, links) if k in row else "-" for k in keys], judge]
         if logodds:
             lo = logodds.get(model) if isinstance(logodds.get(model), dict) else {}
             cells.append(" / ".join(f"{lo[k]:+.2f}" if isinstance(lo.get(k), (int, float)) else "n/a"
@@ -198,11 +217,11 @@ def _demo_tables(title: str, doc: dict[str, Any]) -> list[Table]:
     return out
 
 
-def _summary_tables(name: str, doc: Any) -> list[Table]:
+def _summary_tables(name: str, doc: Any, entries: list[Entry], links: _Links) -> list[Table]:
     title = f"Summary ({name})"
     if isinstance(doc, dict) and isinstance(doc.get("models"), dict) and doc["models"] and all(
             isinstance(v, dict) for v in doc["models"].values()):
-        return _demo_tables(title, doc)
+        return _demo_tables(title, doc, entries, links)
     if isinstance(doc, dict) and doc and all(isinstance(v, dict) for v in doc.values()):
         cols: list[str] = []
         for v in doc.values():
