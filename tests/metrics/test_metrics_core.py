@@ -43,7 +43,8 @@ def test_asr_over_judged_only_with_unjudged_beside_it():
     assert m["judge"] == {"name": "keyword", "version": "1", "measures": "refusal"}
     assert m["labels"] == {"model": "m", "fraction": 0.1}
     lo, hi = ov["ci"]
-    assert ov["ci_method"] == "bootstrap" and lo < ov["asr"] < hi
+    assert ov["ci_method"] == "wilson" and ov["ci"] == wilson(7, 14) and lo < ov["asr"] < hi
+    assert ov["bootstrap"] is not None and ov["bootstrap"] != ov["ci"], "the bootstrap stays stored beside it"
     assert m["format_version"] == 1
 
 
@@ -140,3 +141,18 @@ def test_cli_labels_two_judges_and_errors(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["metrics", str(k), "-o", str(tmp_path / "x.json"), "--label", "novalue"])
     assert exc.value.code == 2 and "key=value" in capsys.readouterr().err
+
+
+def test_one_group_one_interval_wherever_it_appears():
+    """The same rows grouped three ways (overall, harmful, the lone attack) show one interval: Wilson's,
+    from (k, n) alone. Each group's bootstrap draws its own stream, so the bootstraps differ."""
+    rows = [_v(i, "complied" if i % 10 else "refused", attack="typo") for i in range(144)]
+    m = compute_metrics(rows, bootstrap=1000, seed=0)
+    blocks = [m["overall"], m["harmful"], m["by_attack"]["typo"], m["by_category"]["c1"]]
+    assert all(b["n_judged"] == 144 for b in blocks)
+    assert all(b["ci"] == blocks[0]["ci"] == wilson(129, 144) for b in blocks)
+    assert all(b["ci_method"] == "wilson" for b in blocks)
+    assert len({tuple(b["bootstrap"]) for b in blocks}) > 1, "the bootstrap streams differ per group"
+    # and from the same counts in another file, the same interval again
+    other = compute_metrics([{**r, "id": f"x{r['id']}"} for r in rows], bootstrap=50, seed=9)
+    assert other["overall"]["ci"] == m["overall"]["ci"]

@@ -38,10 +38,10 @@ def test_report_renders_table_and_plots_in_chromium(runs, tmp_path):
 
     dom = _chromium(["--dump-dom", url], tmp_path).stdout.decode()
     assert "<table>" in dom, "the browser did not render the page"
-    overview = dom.split("Overview")[1].split("</table>")[0]
+    overview = dom.split(">Overview (")[1].split("</table>")[0]
     assert overview.count("<tr>") == 1 + 7 and "keyword 1+abc" in overview
     srcs = re.findall(r'<img [^>]*src="data:image/png;base64,([^"]+)"', dom)
-    assert len(srcs) == 4
+    assert len(srcs) == 5
     for s in srcs:
         img = Image.open(io.BytesIO(base64.b64decode(s)))
         assert img.format == "PNG" and img.width > 200 and img.height > 100
@@ -62,3 +62,36 @@ def test_report_renders_table_and_plots_in_chromium(runs, tmp_path):
     # dark text in the top third: the tables are painted too
     top = np.asarray(page.crop((0, 0, 1200, 700)).convert("L"))
     assert int((top < 80).sum()) > 2000
+
+
+@pytest.mark.skipif(BROWSER is None, reason="chromium not installed (apt-get install chromium)")
+def test_clicking_a_cell_lists_its_samples_in_chromium(runs, tmp_path):
+    """A click on a grid cell (mix-0.1 x drugs: ASR with 19 judged and 1 unjudged) filters the sample list to
+    its 20 samples; a link opened from outside (the fragment in the address) does the same."""
+    out = tmp_path / "report.html"
+    build_report(runs, out)
+    page = out.read_text()
+    href = "#samples?file=3&amp;set=attack&amp;category=drugs"
+    assert f'<a href="{href}">' in page
+    # The page's own script handles the click; this one only clicks, as a reader would.
+    click = ("<script>window.addEventListener('load',function(){document.querySelector("
+             "'a[href=\"" + href.replace("&amp;", "&") + "\"]').click();});</script></body>")
+    clicked = tmp_path / "clicked.html"
+    clicked.write_text(page.replace("</body>", click))
+
+    def shown(url):
+        dom = _chromium(["--virtual-time-budget=5000", "--dump-dom", url], tmp_path).stdout.decode()
+        count = re.search(r'<span id="sample-count" data-n="(\d+)">([^<]*)</span>', dom)
+        assert count, "the sample browser did not run"
+        cards = re.findall(r'<div class="sample">(.*?)</div></div></div>', dom, re.S)
+        return int(count.group(1)), count.group(2), cards, dom
+
+    n, text, cards, _ = shown(clicked.resolve().as_uri())
+    assert (n, text) == (20, "20 of 390 samples") and len(cards) == 20
+    assert all("category drugs" in c and "mix-0.1" in c for c in cards)
+    assert sum('class="verdict v-unjudged"' in c for c in cards) == 1
+    assert all('src="data:image/jpeg;base64,' in c for c in cards), "each card shows its image"
+    n2, _, cards2, _ = shown(out.resolve().as_uri() + "#samples?file=3&set=attack&verdict=unjudged")
+    assert n2 == len(cards2) == 3
+    n3, _, cards3, _ = shown(out.resolve().as_uri())
+    assert n3 == 390 and len(cards3) == 50, "unfiltered: all samples counted, the first page shown"

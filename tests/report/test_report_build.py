@@ -17,23 +17,26 @@ def test_report_tables_plots_and_markdown_twin(runs, tmp_path):
     main(["report", *map(str, runs), "-o", str(out), "--title", "Sweep"])
     page = out.read_text()
     # one overview row per metrics.json (7), with judge and unjudged counts beside every ASR
-    overview = page.split("<h2>Overview")[1].split("<h2>")[0]
+    overview = page.split(">Overview (")[1].split("<h2")[0]
     assert overview.count("<tr>") == 1 + 7
     assert "keyword 1+abc" in overview and "unjudged" in overview
     assert re.search(r"<td>mix-0.1</td><td>mix</td><td>0.1</td><td>figstep</td><td>keyword 1\+abc</td>"
-                     r"<td>0\.\d{3} \[0\.\d{3}, 0\.\d{3}\]</td><td>60/63</td><td>3</td>", page)
+                     r"<td><a href=\"#samples\?file=3&amp;set=attack\">0\.\d{3} \[0\.\d{3}, 0\.\d{3}\]</a></td>"
+                     r"<td>57/60</td><td><a href=\"#samples\?file=3&amp;set=attack&amp;verdict=unjudged\">3</a></td>",
+                     page)
     # hostile label text is escaped, not executed
     assert "<script>x</script>" not in page and "&lt;script&gt;" in page
-    # every plot is inline, decodes to a PNG; 3 report plots + 1 bias plot
-    imgs = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,([^"]+)">', page)
-    assert [a for a, _ in imgs] == ["ASR vs refusal fraction", "ASR per category", "ASR vs over-refusal trade-off",
+    # every plot is inline, decodes to a PNG; 4 report plots + 1 bias plot
+    imgs = re.findall(r'<img alt="([^"]+)" width=\d+ src="data:image/png;base64,([^"]+)">', page)
+    assert [a for a, _ in imgs] == ["Before / after fine-tuning, per bench", "ASR vs refusal fraction",
+                                    "ASR per category", "ASR vs over-refusal trade-off",
                                     "Data bias: data/bias/refusal_share.png"]
     assert all(base64.b64decode(d).startswith(b"\x89PNG\r\n\x1a\n") for _, d in imgs)
     assert "http://" not in page and "https://" not in page, "the page must open offline"
     assert "Summary (sweep/summary.json)" in page and "0.050 [0.010, 0.120] (n=60)" in page
     md = (tmp_path / "rep" / "report.md").read_text()
     links = re.findall(r"!\[[^]]*\]\(([^)]+)\)", md)
-    assert len(links) == 4 and all((tmp_path / "rep" / link).read_bytes().startswith(b"\x89PNG") for link in links)
+    assert len(links) == 5 and all((tmp_path / "rep" / link).read_bytes().startswith(b"\x89PNG") for link in links)
     assert "| mix-0.1 | mix | 0.1 | figstep | keyword 1+abc |" in md.replace("sweep/mix-0.1/figstep | ", "")
 
 

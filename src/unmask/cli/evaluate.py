@@ -149,7 +149,10 @@ def metrics_cmd(
                                                           seed=seed, source=", ".join(map(str, verdicts)),
                                                           where=[w for w, _ in located])}
     else:
+        from ..metrics.sources import metric_sources
+
         doc = compare_judges(read_verdicts(verdicts), labels=labels, bootstrap=bootstrap, seed=seed)
+        doc["sources"] = metric_sources(verdicts, out.parent)  # the report's samples behind the numbers
     atomic_write_bytes(out, orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
     write_manifest(out, "metrics", inputs=verdicts, params={"labels": labels, "bootstrap": bootstrap,
                                                             "utility": utility}, seed=seed)
@@ -166,14 +169,21 @@ def report_cmd(
     run_dirs: list[Path] = typer.Argument(..., help="Run folders, searched for metrics.json, bias/*.png and summary.json."),
     out: Path = typer.Option(..., "-o", "--out", help="HTML file to write; report.md and report_assets/ go beside it."),
     title: str = typer.Option("unmask report", "--title", help="Page title."),
+    image_budget_mb: float = typer.Option(10.0, "--image-budget-mb", help="MB of sample-image thumbnails "
+                                          "embedded in the page; past it samples show the image's path (0: none)."),
+    samples: bool = typer.Option(True, "--samples/--no-samples", help="Embed the sample browser (every "
+                                 "verdict with its prompt, image, answer and the judge's reason)."),
 ) -> None:
-    """One self-contained HTML report (plots inline, opens offline) plus a markdown twin."""
+    """One self-contained HTML report (plots inline, samples behind every number, opens offline) plus a
+    markdown twin."""
     from ..outputs import check_output
     from ..report import build_report
 
+    if image_budget_mb < 0:
+        raise UnmaskError("--image-budget-mb must be >= 0")
     check_output(out, run_dirs)
     check_output(out.with_suffix(".md"), run_dirs)
     check_output(out.with_name(out.stem + "_assets"), run_dirs, kind="folder")
-    res = build_report(run_dirs, out, title=title)
-    typer.echo(f"report: {res['n_metrics']} metrics file(s), {res['n_plots']} plot(s) -> {res['html']} "
-               f"(+ {res['markdown']})")
+    res = build_report(run_dirs, out, title=title, image_budget=int(image_budget_mb * 1e6), samples=samples)
+    typer.echo(f"report: {res['n_metrics']} metrics file(s), {res['n_plots']} plot(s), {res['n_samples']} "
+               f"sample(s) ({res['n_images']} image(s) embedded) -> {res['html']} (+ {res['markdown']})")

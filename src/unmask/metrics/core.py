@@ -69,13 +69,14 @@ def _rate(rows: Sequence[dict[str, Any]], hit: str, key: str, n_boot: int, seed:
     n_j = len(judged)
     wil = wilson(k, n_j)
     boot = bootstrap_ci([float(r["verdict"] == hit) for r in judged], n_boot, seed, tag) if n_boot > 0 else None
-    # The percentile bootstrap collapses to a point when all outcomes agree (k = 0 or n) and is poor for
-    # tiny n; the Wilson interval is the honest one there.
-    use_boot = boot is not None and 0 < k < n_j and n_j >= 10
+    # The headline interval of a binomial rate is Wilson's: a function of (k, n) alone, so the same rows
+    # show the same interval in every table (each group's bootstrap draws its own stream, so two groups
+    # holding the same rows, overall and a lone attack, would not), and it does not collapse to a point
+    # at k = 0 or n. The bootstrap stays stored beside it.
     return {
         key: (k / n_j) if n_j else None,  # None, not 0: no judged sample means no number
-        "ci": boot if use_boot else wil,
-        "ci_method": "bootstrap" if use_boot else "wilson",
+        "ci": wil,
+        "ci_method": "wilson",
         "wilson": wil,
         "bootstrap": boot,
         "n": len(rows),

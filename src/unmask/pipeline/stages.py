@@ -125,7 +125,7 @@ def build_plan(exp: Experiment) -> PlannedRun:
                           "method": _method(br), "fraction": _fraction(br)}
                 mst = Stage("metrics", f"metrics/{br.label}/{b.label}/{j.name}",
                             {"labels": labels, "bootstrap": exp.bootstrap, "seed": exp.seed},
-                            deps={"verdicts": jst.label})
+                            deps={"verdicts": jst.label, "generations": gen.label, "bench": f"attack/{b.label}"})
                 stages += [jst, mst]
                 metrics_labels.append(mst.label)
     return PlannedRun(Plan(stages), branches, metrics_labels)
@@ -353,7 +353,13 @@ def _judge(st: Stage, out: Path, deps: dict[str, Path], ctx: Any) -> None:
 def _metrics(st: Stage, out: Path, deps: dict[str, Path], ctx: Any) -> None:
     from ..metrics import compute_metrics
     from ..metrics.core import read_verdicts
+    from ..metrics.sources import metric_sources
 
     rows = read_verdicts([deps["verdicts"] / "verdicts.jsonl"])
     doc = compute_metrics(rows, st.params["labels"], bootstrap=st.params["bootstrap"], seed=st.params["seed"])
+    # Relative to the run folder (out is RUN/.stages/metrics-<key>): the report finds the samples from
+    # RUN/results/... too, where this file is linked.
+    doc["sources"] = metric_sources([deps["verdicts"] / "verdicts.jsonl"], out.parent.parent,
+                                    generations=[deps["generations"] / "generations.jsonl"],
+                                    samples=[deps["bench"] / "bench" / "samples.jsonl"])
     atomic_write_bytes(out / "metrics.json", orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")

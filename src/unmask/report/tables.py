@@ -1,0 +1,232 @@
+"""The report's tables: summaries, the overview (one row per metrics file) and the per-category / per-attack
+grids (one row per (bench, group), one column per model).
+
+A cell is text, or a :class:`Cell` whose ``href`` opens the sample browser on the samples behind it
+(``#samples?file=I&set=attack&category=...``: ``file`` is the metrics file's index in the report).
+Every rate shows the interval stored as ``ci`` in ``metrics.json`` (Wilson's): the same group shows the
+same interval in every table.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from .collect import Entry, Runs
+
+__all__ = ["Cell", "Table", "fmt_rate", "sample_link", "tables"]
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: str
+    href: str | None = None
+
+    def __str__(self) -> str:
+        return self.text
+
+
+Table = tuple[str, list[str], list[list[Any]]]  # (title, header, rows of str | Cell)
+
+
+def fmt_rate(block: dict[str, Any] | None, key: str) -> str:
+    """``0.452 [0.381, 0.523]`` or ``n/a`` (no judged sample: never a silent 0)."""
+    if not block or block.get(key) is None:
+        return "n/a"
+    ci = block.get("ci")
+    return f"{block[key]:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
+
+
+def sample_link(file: int, **filters: str) -> str:
+    """The fragment that opens the sample browser on metrics file ``file`` with ``filters`` set."""
+    return "#samples?" + "&".join(f"{k}={quote(str(v), safe='')}" for k, v in {"file": file, **filters}.items())
+
+
+def _counts(block: dict[str, Any] | None) -> tuple[str, str]:
+    if not block:
+        return "0/0", "0"
+    return f"{block.get('n_judged', 0)}/{block.get('n', 0)}", str(block.get("n_unjudged", 0))
+
+
+class _Links:
+    """Links only for the metrics files whose samples were found."""
+
+    def __init__(self, linked: set[int]):
+        self.linked = linked
+
+    def cell(self, text: str, file: int, **filters: str) -> str | Cell:
+        return Cell(text, sample_link(file, **filters)) if file in self.linked else text
+
+
+def tables(runs: Runs, linked: set[int] | None = None) -> list[Table]:
+    links = _Links(linked or set())
+    out: list[Table] = []
+    for name, doc in runs.summaries:
+        out += _summary_tables(name, doc, runs.entries, links)
+    out.append(_overview(runs, links))
+    for field, title in (("category", "By category"), ("attack", "By attack")):
+        out += _grids(runs.entries, field, title, links)
+    return out
+
+
+def _overview(runs: Runs, links: _Links) -> Table:
+    lead = runs.label_keys()
+    head = ["run", *lead, "judge", "ASR [95% CI]", "judged/n", "unjudged",
+            "over-refusal [95% CI]", "benign judged/n", "benign unjudged"]
+    rows = []
+    for i, e in enumerate(runs.entries):
+        ov, bn = e.doc["overall"], e.doc.get("benign") or {}
+        j, u = _counts(ov)
+        asr = links.cell(fmt_rate(ov, "asr"), i, set="attack") if ov.get("n") else "-"  # "-": no harmful rows
+        unj = links.cell(u, i, set="attack", verdict="unjudged") if ov.get("n_unjudged") else u
+        if bn.get("n"):
+            bj, bu = _counts(bn)
+            over = links.cell(fmt_rate(bn, "over_refusal"), i, set="benign")
+            bu = links.cell(bu, i, set="benign", verdict="unjudged") if bn.get("n_unjudged") else bu
+        else:
+            bj, bu, over = "-", "-", "-"
+        rows.append([e.name, *[str(e.labels.get(k, "")) for k in lead], e.judge, asr, j, unj, over, bj, bu])
+    return "Overview (one row per metrics.json)", head, rows
+
+
+def _grid_cell(block: dict[str, Any], key: str) -> str:
+    hits = block.get("n_complied" if key == "asr" else "n_refused", 0)
+    u = block.get("n_unjudged", 0)
+    return f"{fmt_rate(block, key)} ({hits}/{block.get('n_judged', 0)}" + (f", {u} unjudged)" if u else ")")
+
+
+def _columns(entries: list[tuple[int, Entry]]) -> dict[int, str]:
+    """Column name per entry: its model label, or its run path where two entries of one bench share a model."""
+    def model(e: Entry) -> str:
+        return str(e.labels.get("model", e.name))
+
+    clash = Counter((str(e.labels.get("bench", "")), model(e)) for _, e in entries)
+    return {i: model(e) if clash[(str(e.labels.get("bench", "")), model(e))] == 1 else e.name for i, e in entries}
+
+
+def _grids(entries: list[Entry], field: str, title: str, links: _Links) -> list[Table]:
+    """One grid per (measure, judge): rows (bench, group), columns models, cells linked to their samples."""
+    out = []
+    judges = list(dict.fromkeys(e.judge for e in entries))
+    for measure, key, what in (("attack", "asr", "ASR (complied / judged)"),
+                               ("benign", "over_refusal", "over-refusal on benign prompts (refused / judged)")):
+        for judge in judges:
+            mine = [(i, e) for i, e in enumerate(entries) if e.judge == judge]
+            blocks = {i: (e.doc if measure == "attack" else e.doc.get("benign") or {}).get(f"by_{field}") or {}
+                      for i, e in mine}
+            mine = [(i, e) for i, e in mine if blocks[i]]
+            if not mine:
+                continue
+            cols = _columns(mine)
+            col_names = list(dict.fromkeys(cols.values()))
+            cells: dict[tuple[str, str], dict[str, Any]] = {}
+            for i, e in mine:
+                bench = str(e.labels.get("bench", ""))
+                for group, block in blocks[i].items():
+                    cells.setdefault((bench, group), {})[cols[i]] = links.cell(
+                        _grid_cell(block, key), i, set=measure, **{field: group})
+            with_bench = any(b for b, _ in cells)
+            head = (["bench"] if with_bench else []) + [field, *col_names]
+            rows = [([b] if with_bench else []) + [g, *[row.get(c, "-") for c in col_names]]
+                    for (b, g), row in cells.items()]
+            suffix = f", judge {judge}" if len(judges) > 1 else ""
+            out.append((f"{title}: {what}{suffix}", head, rows))
+    return out
+
+
+# ------------------------------------------------------------------------------------------ summaries
+def _cell(v: Any) -> str:
+    """Any JSON value as one short text (numbers to 3 places; a rate with its interval and counts)."""
+    if isinstance(v, dict):
+        for key in ("value", "asr", "rate", "over_refusal", "refusal_rate", "mean", "accuracy"):
+            if isinstance(v.get(key), (int, float)) and not isinstance(v.get(key), bool):
+                s = f"{v[key]:.3f}"
+                ci = v.get("ci")
+                if isinstance(ci, list) and len(ci) == 2 and all(isinstance(c, (int, float)) for c in ci):
+                    s += f" [{ci[0]:.3f}, {ci[1]:.3f}]"
+                if "n" in v:
+                    s += f" (n={v['n']}"
+                    s += f", unjudged {v['n_unjudged']})" if "n_unjudged" in v else ")"
+                return s
+        if "name" in v:  # a judge
+            return " ".join(str(v.get(k, "")) for k in ("name", "version")).strip()
+        return ", ".join(f"{k}={_cell(x)}" for k, x in v.items())[:120]
+    if isinstance(v, list):
+        return ", ".join(_cell(x) for x in v)[:120]
+    if isinstance(v, float):
+        return f"{v:.3f}"
+    return "" if v is None else str(v)[:120]
+
+
+_DEMO_COLS = {"asr_text": "ASR text", "asr_typo": "ASR typography", "refusal_benign_typo": "benign typography refused"}
+_DEMO_KNOWN = {"models", "judge", "refusal_logodds", "format_version"}
+
+
+def _source_of(model: str, name: str, r: dict[str, Any], entries: list[Entry]) -> tuple[int, str] | None:
+    """The one (metrics file, set) whose rate is ``r`` for ``model`` (same value, counts and interval; an
+    ``asr`` key is an attack rate, a ``refus...`` one a benign rate), if exactly one is: the summary's
+    cell then links to its samples."""
+    sets = ["attack"] if "asr" in name else ["benign"] if "refus" in name else ["attack", "benign"]
+    found = []
+    for i, e in enumerate(entries):
+        if str(e.labels.get("model")) != model:
+            continue
+        for s, block, key in (("attack", e.doc.get("overall") or {}, "asr"),
+                              ("benign", e.doc.get("benign") or {}, "over_refusal")):
+            if s in sets and block.get("n") and all(block.get(a) == r.get(b) for a, b in
+                                      ((key, "value"), ("ci", "ci"), ("n", "n"), ("n_judged", "n_judged"))):
+                found.append((i, s))
+    return found[0] if len(found) == 1 else None
+
+
+def _rate_cell(model: str, name: str, r: Any, entries: list[Entry], links: _Links) -> str | Cell:
+    if isinstance(r, dict) and "value" in r:
+        rate = "n/a" if r.get("value") is None else fmt_rate(r, "value")
+        text = f"{rate} ({r.get('n_judged', 0)}/{r.get('n', 0)})"
+        src = _source_of(model, name, r, entries)
+        return links.cell(text, src[0], set=src[1]) if src else text
+    return _cell(r)
+
+
+def _demo_tables(title: str, doc: dict[str, Any], entries: list[Entry], links: _Links) -> list[Table]:
+    """``unmask demo``'s summary: one row per model, each rate with its interval and counts, the judge,
+    the refusal log-odds; keys the report does not know become columns (or a key / value table) as they are."""
+    judge = _cell(doc.get("judge") or {})
+    logodds = doc.get("refusal_logodds") if isinstance(doc.get("refusal_logodds"), dict) else {}
+    keys = list(_DEMO_COLS)
+    for row in doc["models"].values():
+        keys += [k for k in row if k not in keys]
+    keys = [k for k in keys if any(k in row for row in doc["models"].values())]
+    head = ["model", *[f"{_DEMO_COLS[k]} [95% CI] (judged/n)" if k in _DEMO_COLS else k for k in keys], "judge"]
+    if logodds:
+        head.append("refusal log-odds (harmful / benign typography)")
+    rows = []
+    for model, row in doc["models"].items():
+        cells = [str(model), *[_rate_cell(str(model), k, row[k], entries, links) if k in row else "-" for k in keys], judge]
+        if logodds:
+            lo = logodds.get(model) if isinstance(logodds.get(model), dict) else {}
+            cells.append(" / ".join(f"{lo[k]:+.2f}" if isinstance(lo.get(k), (int, float)) else "n/a"
+                                    for k in ("asr_typo", "refusal_benign_typo")))
+        rows.append(cells)
+    out: list[Table] = [(title, head, rows)]
+    rest = {k: v for k, v in doc.items() if k not in _DEMO_KNOWN}
+    if rest:
+        out.append((f"{title}: settings", ["key", "value"], [[str(k), _cell(v)] for k, v in rest.items()]))
+    return out
+
+
+def _summary_tables(name: str, doc: Any, entries: list[Entry], links: _Links) -> list[Table]:
+    title = f"Summary ({name})"
+    if isinstance(doc, dict) and isinstance(doc.get("models"), dict) and doc["models"] and all(
+            isinstance(v, dict) for v in doc["models"].values()):
+        return _demo_tables(title, doc, entries, links)
+    if isinstance(doc, dict) and doc and all(isinstance(v, dict) for v in doc.values()):
+        cols: list[str] = []
+        for v in doc.values():
+            cols += [k for k in v if k not in cols]
+        return [(title, ["model", *cols], [[str(m), *[_cell(v.get(c, "")) for c in cols]] for m, v in doc.items()])]
+    if isinstance(doc, dict):
+        return [(title, ["key", "value"], [[str(k), _cell(v)] for k, v in doc.items()])]
+    return [(title, ["value"], [[_cell(doc)]])]
