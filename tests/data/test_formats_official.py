@@ -89,3 +89,13 @@ def test_hf_folder_keeps_mixed_image_spellings(tmp_path, demo):
     write_records(read_records(llava), tmp_path / "ds2", "hf")
     write_records(read_records(tmp_path / "ds2"), tmp_path / "back.json", "llava")
     assert orjson.loads((tmp_path / "back.json").read_bytes()) == orjson.loads(llava.read_bytes())
+
+
+def test_llamafactory_data_folder_points_at_a_file(tmp_path, demo):
+    info = {"mllm_demo": {"file_name": "mllm_demo.json", "formatting": "sharegpt",
+                          "columns": {"messages": "messages", "images": "images"},
+                          "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user",
+                                   "assistant_tag": "assistant"}}}
+    (tmp_path / "dataset_info.json").write_text(json.dumps(info, indent=2))
+    with pytest.raises(UnmaskError, match=r"a LLaMA-Factory data folder .* pass one dataset's file, e\.g\. .*mllm_demo.json"):
+        detect_format(tmp_path)
