@@ -324,6 +324,8 @@ def _iter_rows(path: Path, fmt: str) -> Iterator[tuple[int, Any, int | None]]:
                     row[key] = orjson.loads(row[key])
             if "extra_json" in row:
                 row.update(row.pop("extra_json") or {})
+            if row.pop(_HF_ONE_IMAGE, False) and isinstance(row.get("image"), list) and len(row["image"]) == 1:
+                row["image"] = row["image"][0]
             yield i, row, None
     else:
         raise UnmaskError(f"{path}: unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
@@ -389,6 +391,9 @@ def _out_format(path: Path, fmt: str | None) -> str:
     return "hf"
 
 
+_HF_ONE_IMAGE = "_unmask_image_was_string"  # in a saved dataset's extra_json: write that image back as a string
+
+
 def write_records(records: Iterable[Conversation], path: str | Path, fmt: str | None = None) -> str:
     """Write records atomically (temporary file, then rename). Returns the format used: ``llava`` and
     ``messages`` write one JSON list (``messages`` to a ``.jsonl`` path writes lines), the ``-jsonl``
@@ -418,6 +423,9 @@ def write_records(records: Iterable[Conversation], path: str | Path, fmt: str | 
         for conv in records:
             row = to_llava(conv)
             extra = {k: row.pop(k) for k in list(row) if k not in ("id", "image", "conversations", "metadata")}
+            if isinstance(row.get("image"), str):  # an Arrow column is all lists or all strings
+                row["image"] = [row["image"]]
+                extra[_HF_ONE_IMAGE] = True
             row["metadata"] = orjson.dumps(row.get("metadata", {})).decode()
             row["extra_json"] = orjson.dumps(extra).decode()
             rows.append(row)

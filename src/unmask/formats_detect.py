@@ -12,14 +12,19 @@ __all__ = ["detect_format", "is_array"]
 
 
 def detect_format(path: Path) -> str:
-    """Pick the format from the file (a folder is a saved HF dataset; JSONL is sniffed on its first line)."""
+    """Pick the format from the file: a folder is a saved HF dataset; a file is a JSON list or JSONL (its
+    first byte) of LLaVA or ``messages`` records (its first record's keys)."""
     path = Path(path)
     if not path.exists():
         raise UnmaskError(f"{path}: no such file or folder")
     if path.is_dir():
-        if (path / "dataset_info.json").exists() or (path / "state.json").exists() or (
-            path / "dataset_dict.json"
-        ).exists():
+        if (path / "state.json").exists() or (path / "dataset_dict.json").exists():
+            return "hf"
+        files = _llamafactory_files(path / "dataset_info.json")
+        if files:
+            raise UnmaskError(f"{path}: a LLaMA-Factory data folder (dataset_info.json lists datasets); pass one "
+                              f"dataset's file, e.g. {path / files[0]}")
+        if (path / "dataset_info.json").exists():
             return "hf"
         raise UnmaskError(f"{path}: a folder, but not a saved Hugging Face dataset (no state.json)")
     with open(path, "rb") as fh:
@@ -65,3 +70,14 @@ def is_array(path: Path) -> bool:
             if stripped:
                 return stripped.startswith(b"[")
     return False
+
+
+def _llamafactory_files(info: Path) -> list[str]:
+    """The ``file_name`` entries of a LLaMA-Factory ``dataset_info.json`` ([] for any other file)."""
+    try:
+        doc = json.loads(info.read_text(encoding="utf-8")) if info.is_file() and info.stat().st_size < 1 << 22 else None
+    except (OSError, ValueError):
+        return []
+    if not isinstance(doc, dict):
+        return []
+    return [v["file_name"] for v in doc.values() if isinstance(v, dict) and isinstance(v.get("file_name"), str)]

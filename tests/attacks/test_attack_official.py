@@ -36,6 +36,9 @@ def test_unlabelled_jsonl_is_an_error_not_harmful(llava_questions, run_cli, tmp_
         load_questions(llava_questions)
     code, _, err = run_cli("attack", "text", llava_questions, "-o", tmp_path / "b")
     assert code == 2 and "--benign" in err and leftovers(tmp_path, "b") == []
+    code, _, err = run_cli("attack", "text", llava_questions, "-o", tmp_path / "h", "--harmful")
+    assert code == 0, err
+    assert [s["harmful"] for s in read_samples(tmp_path / "h")] == [True, True, True]
 
 
 def test_llava_questions_with_benign(llava_questions, run_cli, tmp_path, capsys):

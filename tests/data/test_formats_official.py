@@ -78,3 +78,24 @@ def test_bad_messages_list_names_record(tmp_path):
     src.write_text(json.dumps(rows, indent=2))
     with pytest.raises(UnmaskError, match=r"bad.json: record 1: message 1: unknown role 'tool'"):
         read_records(src)
+
+
+def test_hf_folder_keeps_mixed_image_spellings(tmp_path, demo):
+    # one image as a string and two as a list in one file: an Arrow column holds only one of the two
+    write_records(read_records(demo), tmp_path / "ds", "hf")
+    assert [to_messages(r) for r in read_records(tmp_path / "ds")] == json.loads(DEMO.read_text())
+    llava = tmp_path / "l.json"
+    main(["convert", str(demo), "-o", str(llava)])
+    write_records(read_records(llava), tmp_path / "ds2", "hf")
+    write_records(read_records(tmp_path / "ds2"), tmp_path / "back.json", "llava")
+    assert orjson.loads((tmp_path / "back.json").read_bytes()) == orjson.loads(llava.read_bytes())
+
+
+def test_llamafactory_data_folder_points_at_a_file(tmp_path, demo):
+    info = {"mllm_demo": {"file_name": "mllm_demo.json", "formatting": "sharegpt",
+                          "columns": {"messages": "messages", "images": "images"},
+                          "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user",
+                                   "assistant_tag": "assistant"}}}
+    (tmp_path / "dataset_info.json").write_text(json.dumps(info, indent=2))
+    with pytest.raises(UnmaskError, match=r"a LLaMA-Factory data folder .* pass one dataset's file, e\.g\. .*mllm_demo.json"):
+        detect_format(tmp_path)
