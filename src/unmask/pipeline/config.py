@@ -47,6 +47,7 @@ class MixSpec(_Strict):
     rejections: int | None = None
     keep: int | None = None
     refusals: str | None = Field(None, description="refusal bank file, one per line")
+    refusal: str | None = Field(None, description="one refusal sentence instead of the default (the paper's)")
     all_turns: bool = False
     refusal_image: Literal["keep", "blank", "noise", "remove"] = "keep"
     same_ids: bool = False
