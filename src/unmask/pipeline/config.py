@@ -38,6 +38,8 @@ class DataSpec(_Strict):
                                                   "file, as the paper, or train.json)")
     curated_images: str | None = Field(None, description="folder the curated set's image paths are relative to "
                                                          "(under image_root), e.g. data/images/vlguard")
+    curated_layout: Literal["auto", "llava", "pairs"] = Field(
+        "auto", description="auto | llava (a raw train.json converted as VLGuard's script does) | pairs")
 
 
 class MixSpec(_Strict):

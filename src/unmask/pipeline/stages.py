@@ -59,6 +59,8 @@ def _mix_stage(exp: Experiment, br: Branch) -> Stage:
         st.params["image_root"] = exp.data.image_root
     if br.mix.curated and exp.data.curated_images:
         st.params["curated_images"] = exp.data.curated_images
+    if br.mix.curated and exp.data.curated_layout != "auto":
+        st.params["curated_layout"] = exp.data.curated_layout
     return st
 
 
@@ -238,7 +240,7 @@ def _mix(st: Stage, out: Path, deps: dict[str, Path], ctx: Any) -> None:
     run_mix(sources, out / "mix.json", cfg, fmt=st.params["format"], image_root=st.params.get("image_root"),
             refusal_source=_resolve(st.params["refusal_source"], st, deps),
             curated=_resolve(st.params["curated"], st, deps), refusal_bank_path=refusals,
-            curated_images=st.params.get("curated_images"))
+            curated_images=st.params.get("curated_images"), curated_layout=st.params.get("curated_layout", "auto"))
 
 
 @stage("train")
