@@ -30,7 +30,7 @@ app = typer.Typer(
     name="unmask",
     help="Safety-align multimodal LLMs against vision-domain jailbreaks with benign refusal data, and measure it.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion [bash|zsh|fish|powershell]
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -38,9 +38,20 @@ app = typer.Typer(
 _state = {"debug": False}
 
 
+def _version(value: bool) -> None:
+    if value:
+        from .manners import package_version
+
+        typer.echo(f"unmask {package_version()}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
-    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks instead of one-line errors."),
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks instead of one-line errors, and "
+                               "libraries' deprecation warnings (also accepted after the command)."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
 ) -> None:
     _state["debug"] = debug
 
@@ -135,13 +146,38 @@ def _signals_raise() -> Iterator[None]:
             signal.signal(s, h)
 
 
+@contextmanager
+def _manners(debug: bool) -> Iterator[None]:
+    """Flags shown bare in --help; library deprecation warnings hidden unless --debug (here and in worker
+    processes, through the environment, which is put back afterwards: main() may run inside a test)."""
+    import warnings
+
+    from ..console import quiet_library_warnings
+    from .manners import hide_flag_types
+
+    hide_flag_types()
+    saved = {k: os.environ.get(k) for k in ("UNMASK_PROGRESS", "UNMASK_QUIET_WARNINGS")}
+    with warnings.catch_warnings():
+        if not debug:
+            quiet_library_warnings()
+        try:
+            yield
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args
+    from .manners import debug_anywhere
+
+    args, debug = debug_anywhere(list(sys.argv[1:] if argv is None else argv))
     _hint.clear()
     try:
-        with _signals_raise():
+        with _signals_raise(), _manners(debug):
             _register()
             rv = app(args=args, prog_name="unmask", standalone_mode=False)
     except Interrupted as exc:

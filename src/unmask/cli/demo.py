@@ -20,6 +20,9 @@ def demo(
     replay: str = typer.Option("harmful", "--replay", help="The fine-tune data's text replay: 'harmful' keeps the "
                                "world's harmful text requests with their refusals; 'benign' replaces them (and "
                                "facts about harmful topics) with benign ones: no harmful data anywhere."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="A progress line with ETA inside long "
+                                  "stages (train steps, generate batches, judge rows), on stderr: live on a "
+                                  "terminal, a plain line every 10 s when redirected."),
 ) -> None:
     """Show the vision-domain safety gap and the benign-refusal fix on the built-in tiny world (a few minutes).
 
@@ -30,6 +33,7 @@ def demo(
     from rich.console import Console
     from rich.table import Table
 
+    from ..console import show_progress
     from ..errors import UnmaskError
     from ..world.demo import REPLAYS, run_demo
 
@@ -40,6 +44,7 @@ def demo(
     again = (f"unmask demo -o {run_dir}" + (f" --seed {seed}" if seed else "") + (" --sweep" if sweep else "")
              + (f" --replay {replay}" if replay != REPLAYS[0] else ""))
     resume_hint(f"finished stages are kept; `{again}` resumes")
+    show_progress(progress)
     summary = run_demo(run_dir, seed=seed, sweep=sweep, log=lambda m: console.print(m, markup=False), replay=replay)
     judge = summary["judge"]
     table = Table(title=f"unmask demo (judge: {judge['name']} v{judge['version']}; 95% CI resampling whole topics)")

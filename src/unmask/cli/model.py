@@ -17,8 +17,11 @@ __all__: list[str] = []
 _MODEL_HELP = "'tiny' (the built-in world model), a local model folder, or a hub id."
 
 
-def _config(cls: Any, config_file: Optional[Path], given: dict[str, Any]) -> Any:
-    """Build a pydantic config from an optional YAML file plus the options given on the command line."""
+def _config(cls: Any, config_file: Optional[Path], given: dict[str, Any],
+            aliases: Optional[dict[str, str]] = None) -> Any:
+    """Build a pydantic config from an optional YAML file plus the options given on the command line (which
+    win). The file's keys are the config's field names or the command's option names (``max-new-tokens``,
+    ``sample``); unknown keys are errors."""
     from pydantic import ValidationError
 
     base: dict[str, Any] = {}
@@ -31,13 +34,19 @@ def _config(cls: Any, config_file: Optional[Path], given: dict[str, Any]) -> Any
             raise UnmaskError(f"{config_file}: cannot read ({type(exc).__name__})") from None
         if not isinstance(base, dict):
             raise UnmaskError(f"{config_file}: expected a mapping of settings")
+        names = {str(k).replace("-", "_"): v for k, v in base.items()}
+        base = {(aliases or {}).get(k, k): v for k, v in names.items()}
     base.update({k: v for k, v in given.items() if v is not None})
     try:
         return cls(**base)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        errors = exc.errors()
+        err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])  # a misspelt key first
         loc = ".".join(str(x) for x in err["loc"]) or "config"
         where = f"{config_file}: " if config_file else ""
+        if err["type"] == "missing":
+            raise UnmaskError(f"{where}--{loc.replace('_', '-')}: required (on the command line or in --config)") \
+                from None
         raise UnmaskError(f"{where}{loc.replace('_', '-')}: {err['msg']}") from None
 
 
@@ -178,7 +187,7 @@ def train_cmd(
         trust_remote_code=_flag(trust_remote_code),
         progress=False if no_progress else None,
     )
-    cfg = _config(TrainConfig, config, given)
+    cfg = _config(TrainConfig, config, given, {"format": "data_format"})
     result = train(cfg)
     if os.environ.get("RANK", "0") == "0":  # one line, not one per process under torchrun
         typer.echo(f"trained {cfg.method} on {data} -> {result}")
@@ -226,18 +235,23 @@ def encode_cmd(
 
 @app.command("generate")
 def generate_cmd(
-    model: str = typer.Option(
-        ..., "--model", "-m", help=f"Model: {_MODEL_HELP} For --backend openai: the served model name."
+    model: Optional[str] = typer.Option(
+        None, "--model", "-m", help=f"Model (required): {_MODEL_HELP} For --backend openai: the served model name."
     ),
-    bench: Path = typer.Option(
-        ..., "--bench", help="Benchmark folder holding samples.jsonl (from `unmask attack`)."
+    bench: Optional[Path] = typer.Option(
+        None, "--bench", help="Benchmark folder holding samples.jsonl, from `unmask attack` (required)."
     ),
-    out: Path = typer.Option(..., "-o", "--out", help="Output JSONL (resumes if a run was killed)."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output JSONL, resumed if a run was killed "
+                                       "(required)."),
+    config: Optional[Path] = typer.Option(
+        None, "--config", help="YAML file of GenerateConfig settings (keys: option or field names, e.g. "
+        "max_new_tokens, sample); options given here override it."
+    ),
     adapter: Optional[str] = typer.Option(
         None, "--adapter", help="LoRA adapter folder (from `unmask train`)."
     ),
-    backend: str = typer.Option(
-        "hf",
+    backend: Optional[str] = typer.Option(
+        None,
         "--backend",
         help="hf (transformers, default), openai (any OpenAI-compatible endpoint) or vllm (optional extra).",
     ),
@@ -247,19 +261,23 @@ def generate_cmd(
     processor: Optional[str] = typer.Option(
         None, "--processor", help="Load the processor from here instead."
     ),
-    batch_size: int = typer.Option(
-        16, "--batch-size", help="Prompts per batch (openai: requests in flight)."
+    batch_size: Optional[int] = typer.Option(
+        None, "--batch-size", help="Prompts per batch (openai: requests in flight; default 16)."
     ),
-    max_new_tokens: int = typer.Option(256, "--max-new-tokens", help="Most tokens to generate."),
-    min_new_tokens: int = typer.Option(0, "--min-new-tokens", help="Fewest tokens to generate."),
+    max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", help="Most tokens to generate "
+                                                 "(default 256)."),
+    min_new_tokens: Optional[int] = typer.Option(None, "--min-new-tokens", help="Fewest tokens to generate "
+                                                 "(default 0)."),
     sample: bool = typer.Option(False, "--sample", help="Sample instead of greedy decoding."),
-    temperature: float = typer.Option(1.0, "--temperature", help="Sampling temperature (with --sample)."),
-    top_p: float = typer.Option(1.0, "--top-p", help="Nucleus sampling mass (with --sample)."),
-    seed: int = typer.Option(0, "--seed", help="Sampling seed."),
+    temperature: Optional[float] = typer.Option(None, "--temperature", help="Sampling temperature (with "
+                                                "--sample; default 1.0)."),
+    top_p: Optional[float] = typer.Option(None, "--top-p", help="Nucleus sampling mass (with --sample; "
+                                          "default 1.0)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Sampling seed (default 0)."),
     system_prompt: Optional[str] = typer.Option(
         None, "--system-prompt", help="A system message before each prompt."
     ),
-    dtype: str = typer.Option("float32", "--dtype", help="hf: float32, bfloat16 or float16."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="hf: float32 (default), bfloat16 or float16."),
     device: Optional[str] = typer.Option(
         None, "--device", help="hf: cuda, cpu, ... (default: cuda if available)."
     ),
@@ -269,11 +287,12 @@ def generate_cmd(
         help="i/n: only the i-th of n contiguous slices (merge the outputs with `unmask merge-shards`).",
     ),
     limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N samples (smoke tests)."),
-    api_base: str = typer.Option("http://127.0.0.1:8000/v1", "--api-base", help="openai: endpoint base URL."),
-    api_key_env: str = typer.Option(
-        "OPENAI_API_KEY",
+    api_base: Optional[str] = typer.Option(None, "--api-base", help="openai: endpoint base URL (default "
+                                           "http://127.0.0.1:8000/v1)."),
+    api_key_env: Optional[str] = typer.Option(
+        None,
         "--api-key-env",
-        help="openai: environment variable holding the API key (never written anywhere).",
+        help="openai: environment variable holding the API key, never written anywhere (default OPENAI_API_KEY).",
     ),
     timeout: Optional[float] = typer.Option(
         None, "--timeout", help="openai: seconds one request may take in all, body included (default 120)."
@@ -288,14 +307,13 @@ def generate_cmd(
     from ..generate import GenerateConfig, generate
     from ..outputs import check_output
 
-    check_output(out, [bench / "samples.jsonl", bench])
     cfg = _config(
         GenerateConfig,
-        None,
+        config,
         dict(
             model=model,
-            bench=str(bench),
-            out=str(out),
+            bench=str(bench) if bench else None,
+            out=str(out) if out else None,
             adapter=adapter,
             backend=backend,
             family=family,
@@ -303,7 +321,7 @@ def generate_cmd(
             batch_size=batch_size,
             max_new_tokens=max_new_tokens,
             min_new_tokens=min_new_tokens,
-            do_sample=sample,
+            do_sample=_flag(sample),
             temperature=temperature,
             top_p=top_p,
             seed=seed,
@@ -316,10 +334,12 @@ def generate_cmd(
             api_key_env=api_key_env,
             timeout_s=timeout,
             retries=retries,
-            trust_remote_code=trust_remote_code,
-            progress=not no_progress,
+            trust_remote_code=_flag(trust_remote_code),
+            progress=False if no_progress else None,
         ),
+        {"sample": "do_sample", "timeout": "timeout_s"},
     )
+    check_output(Path(cfg.out), [Path(cfg.bench) / "samples.jsonl", Path(cfg.bench), config])
     path = generate(cfg)
     typer.echo(f"generated -> {path}")
 

@@ -39,10 +39,14 @@ def run_cmd(
                                  "stages are cached and which would run."),
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Run up to N independent stages side by side "
                                        "(default: the experiment's `jobs`, 1)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="A progress line with ETA inside long "
+                                  "stages (train steps, generate batches, judge rows), on stderr: live on a "
+                                  "terminal, a plain line every 10 s when redirected."),
 ) -> None:
     """Run mix -> train -> attack -> generate -> judge -> metrics -> report, redoing only what changed."""
     from rich.console import Console
 
+    from ..console import show_progress
     from ..errors import UnmaskError
     from ..pipeline import load_experiment, run_experiment
     from ..pipeline.stages import validate_plan
@@ -54,6 +58,7 @@ def run_cmd(
     except UnmaskError as exc:
         raise UnmaskError(f"{experiment}: {exc}") from None
     _check_run_folder(Path(out or exp.out or Path("runs") / exp.name), experiment, exp)
+    show_progress(progress and not dry_run)
     result = run_experiment(exp, out, dry_run=dry_run, jobs=jobs, log=lambda m: console.print(m, markup=False))
     ran = sum(1 for s in result["status"].values() if s == "ran")
     cached = sum(1 for s in result["status"].values() if s == "cached")

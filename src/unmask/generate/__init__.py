@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..console import ticker
 from ..errors import UnmaskError
 from ..images import open_image
 from ..records import Generation, Sample
@@ -111,10 +112,13 @@ def generate(cfg: GenerateConfig) -> Path:
         dynamic_ncols=True,
         disable=not cfg.progress,
     )
+    # Inside `unmask run` / `demo` (tqdm off): the stage's own progress line, plain when stderr is a file.
+    tick = ticker("generate batch", -(-len(todo) // cfg.batch_size)) if bar.disable else ticker("", 0)
     try:
         for start in range(0, len(todo), cfg.batch_size):
             chunk = todo[start : start + cfg.batch_size]
             responses = backend.generate([s for _, s in chunk])
+            tick.advance(1)
             for (key, s), answer in zip(chunk, responses, strict=True):
                 # A backend returns text, or a reply with the server's finish reason ("length": cut off).
                 text = answer if isinstance(answer, str) else answer.content
@@ -137,6 +141,7 @@ def generate(cfg: GenerateConfig) -> Path:
             bar.update(len(chunk))
     finally:
         bar.close()
+        tick.close()
         journal.close()
         backend.close()
     n = journal.finalize(keys)

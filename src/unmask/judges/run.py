@@ -28,6 +28,7 @@ from typing import Any
 
 import orjson
 
+from ..console import progress_on, ticker
 from ..errors import UnmaskError, short
 from ..formats_detect import is_array
 from ..records import Verdict
@@ -141,8 +142,9 @@ def _key(item: dict[str, Any], j: Judge) -> str:
 
 
 def _progress(total: int, done: int) -> tuple[Callable[[int], None], Callable[[], None]]:
-    if not sys.stderr.isatty():
-        return (lambda n: None), (lambda: None)
+    if progress_on() or not sys.stderr.isatty():  # `unmask run` / `demo`: the stage's own line (or nothing)
+        tick = ticker("judge row", total, done)
+        return tick.advance, tick.close
     from rich.console import Console
     from rich.progress import Progress
 

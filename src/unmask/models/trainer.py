@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from ..console import ticker
 from ..errors import UnmaskError
 
 __all__ = ["run_training"]
@@ -220,6 +221,8 @@ def run_training(cfg: Any) -> Path:
         dynamic_ncols=True,
         disable=not (cfg.progress and accelerator.is_local_main_process),
     )
+    # Inside `unmask run` / `demo` (tqdm off): the stage's own progress line, plain when stderr is a file.
+    tick = ticker("train step", total, step) if bar.disable and accelerator.is_local_main_process else ticker("", 0)
     log = open(log_path, "ab") if accelerator.is_main_process else None
     mdtype = next(accelerator.unwrap_model(model).parameters()).dtype
     t0, losses, done = time.time(), [], step >= total
@@ -265,6 +268,7 @@ def run_training(cfg: Any) -> Path:
                     )
                     log.flush()
                 bar.update(1)
+                tick.advance(1)
                 bar.set_postfix(loss=f"{mean:.4f}", lr=f"{lr:.2e}")
                 if cfg.save_every and step % cfg.save_every == 0 and step < total:
                     save_checkpoint(
@@ -279,6 +283,7 @@ def run_training(cfg: Any) -> Path:
             skip = 0
     finally:
         bar.close()
+        tick.close()
         if log is not None:
             log.close()
     _save_final(cfg, accelerator, model, loaded, partial)

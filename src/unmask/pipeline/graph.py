@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from ..console import follow_parent, set_stage
 from ..errors import UnmaskError
 from ..store import atomic_write_bytes, content_key, sha256_file
 
@@ -121,7 +122,11 @@ def _execute(kind_module: str, st: Stage, d: Path, deps: dict[str, Path], ctx: A
     fn = STAGES[st.kind]
     d.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    fn(st, d, deps, ctx)
+    set_stage(st.label)  # progress lines inside the stage carry its label
+    try:
+        fn(st, d, deps, ctx)
+    finally:
+        set_stage(None)
     atomic_write_bytes(_done_marker(d), orjson.dumps({
         "kind": st.kind, "label": st.label, "key": st.key, "params": st.params,
         "seconds": round(time.time() - t0, 3), "pid": os.getpid(),
@@ -136,6 +141,7 @@ def _worker_init(threads: int) -> None:
     # Ctrl-C reaches every process of the terminal's group; the parent alone reports it and ends the
     # workers (started with SIGINT ignored already, see _spawning; this covers other start methods).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    follow_parent()  # the command line's warning filter (progress settings travel in the environment)
     if sys.platform.startswith("linux"):
         import ctypes
 
