@@ -89,6 +89,25 @@ def test_library_future_warnings_hidden_unless_debug(tmp_path):
     assert "FutureWarning: old API goes away" in loud.stderr
 
 
+def test_transformers_deprecation_hidden_in_train_unless_debug(tmp_path, monkeypatch):
+    """The real thing: transformers' FutureWarning on gradient_checkpointing_enable, from `unmask train`."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "reliability"))
+    from crashstages import write_llava
+
+    from unmask.models.testing import make_tiny_checkpoint
+
+    write_llava(tmp_path / "d.json", 8, images=2, seed=1)
+    make_tiny_checkpoint("llava", tmp_path / "model")
+    cmd = [sys.executable, "-m", "unmask", "train", str(tmp_path / "d.json"), "--model", str(tmp_path / "model"),
+           "--max-steps", "1", "--batch-size", "2", "--gradient-checkpointing", "--no-progress"]
+    quiet = subprocess.run([*cmd, "-o", str(tmp_path / "a")], capture_output=True, text=True, timeout=600, env=_env())
+    assert quiet.returncode == 0, quiet.stderr[-2000:]
+    assert "Warning" not in quiet.stderr
+    loud = subprocess.run([*cmd, "-o", str(tmp_path / "b"), "--debug"], capture_output=True, text=True, timeout=600,
+                          env=_env())
+    assert loud.returncode == 0 and "transformers" in loud.stderr and "FutureWarning" in loud.stderr
+
+
 def test_plain_progress_lines_have_eta_and_no_carriage_return(monkeypatch, capsys):
     from unmask import console
 
