@@ -57,7 +57,7 @@ class Ticker:
         self.t0 = self._last = time.monotonic()
         self.every = float(os.environ.get(_EVERY) or 10)
         self._bar: Any = None
-        live = os.environ.get(_PROGRESS) == "live" and _main_process()
+        live = os.environ.get(_PROGRESS, "live" if sys.stderr.isatty() else "plain") == "live" and _main_process()
         if live:
             from rich.console import Console
             from rich.progress import (
@@ -120,9 +120,10 @@ class _Silent:
         pass
 
 
-def ticker(unit: str, total: int, done: int = 0) -> Ticker | _Silent:
-    """A :class:`Ticker` when the command line asked for progress (``unmask run`` / ``demo``), else a silent one."""
-    if progress_on() and total > 0:
+def ticker(unit: str, total: int, done: int = 0, *, always: bool = False) -> Ticker | _Silent:
+    """A :class:`Ticker` when the command line asked for progress (``unmask run`` / ``demo``) or ``always`` (a
+    command's own progress, e.g. ``unmask train`` with its stderr redirected), else a silent one."""
+    if (always or progress_on()) and total > 0:
         return Ticker(unit, total, done)
     return _Silent()
 

@@ -90,7 +90,8 @@ def test_library_future_warnings_hidden_unless_debug(tmp_path):
 
 
 def test_transformers_deprecation_hidden_in_train_unless_debug(tmp_path, monkeypatch):
-    """The real thing: transformers' FutureWarning on gradient_checkpointing_enable, from `unmask train`."""
+    """The real thing: transformers' FutureWarning on gradient_checkpointing_enable, from `unmask train`; and its
+    progress written to a pipe is plain lines."""
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "reliability"))
     from crashstages import write_llava
 
@@ -99,12 +100,16 @@ def test_transformers_deprecation_hidden_in_train_unless_debug(tmp_path, monkeyp
     write_llava(tmp_path / "d.json", 8, images=2, seed=1)
     make_tiny_checkpoint("llava", tmp_path / "model")
     cmd = [sys.executable, "-m", "unmask", "train", str(tmp_path / "d.json"), "--model", str(tmp_path / "model"),
-           "--max-steps", "1", "--batch-size", "2", "--gradient-checkpointing", "--no-progress"]
-    quiet = subprocess.run([*cmd, "-o", str(tmp_path / "a")], capture_output=True, text=True, timeout=600, env=_env())
+           "--max-steps", "2", "--batch-size", "2", "--gradient-checkpointing"]
+    quiet = subprocess.run([*cmd, "-o", str(tmp_path / "a")], capture_output=True, text=True, timeout=600,
+                           env=_env(UNMASK_PROGRESS_EVERY="0"))
     assert quiet.returncode == 0, quiet.stderr[-2000:]
     assert "Warning" not in quiet.stderr
-    loud = subprocess.run([*cmd, "-o", str(tmp_path / "b"), "--debug"], capture_output=True, text=True, timeout=600,
-                          env=_env())
+    # stderr is a pipe: plain progress lines instead of tqdm's \r-redrawn bar
+    assert "\r" not in quiet.stderr and "  train step 1/2 (50%)" in quiet.stderr and ", ETA " in quiet.stderr
+    loud = subprocess.run([*cmd, "-o", str(tmp_path / "b"), "--debug", "--no-progress"], capture_output=True,
+                          text=True, timeout=600, env=_env())
+    assert "train step" not in loud.stderr
     assert loud.returncode == 0 and "transformers" in loud.stderr and "FutureWarning" in loud.stderr
 
 

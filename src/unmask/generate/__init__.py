@@ -10,6 +10,7 @@ it. ``--shard i/n`` takes the i-th contiguous slice; :func:`merge_shards` joins 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -110,10 +111,12 @@ def generate(cfg: GenerateConfig) -> Path:
         desc=f"generate ({backend.name})",
         unit="sample",
         dynamic_ncols=True,
-        disable=not cfg.progress,
+        disable=not (cfg.progress and sys.stderr.isatty()),
     )
-    # Inside `unmask run` / `demo` (tqdm off): the stage's own progress line, plain when stderr is a file.
-    tick = ticker("generate batch", -(-len(todo) // cfg.batch_size)) if bar.disable else ticker("", 0)
+    # No tqdm bar: plain progress lines when stderr is a file (tqdm would write \r), and inside `unmask run` /
+    # `demo` (progress off in the stage settings) the stage's own line.
+    tick = (ticker("generate batch", -(-len(todo) // cfg.batch_size), always=cfg.progress) if bar.disable
+            else ticker("", 0))
     try:
         for start in range(0, len(todo), cfg.batch_size):
             chunk = todo[start : start + cfg.batch_size]

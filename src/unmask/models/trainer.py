@@ -6,6 +6,7 @@ import json
 import math
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -219,10 +220,12 @@ def run_training(cfg: Any) -> Path:
         desc="train",
         unit="step",
         dynamic_ncols=True,
-        disable=not (cfg.progress and accelerator.is_local_main_process),
+        disable=not (cfg.progress and accelerator.is_local_main_process and sys.stderr.isatty()),
     )
-    # Inside `unmask run` / `demo` (tqdm off): the stage's own progress line, plain when stderr is a file.
-    tick = ticker("train step", total, step) if bar.disable and accelerator.is_local_main_process else ticker("", 0)
+    # No tqdm bar: plain progress lines when stderr is a file (tqdm would write \r), and inside `unmask run` /
+    # `demo` (progress off in the stage settings) the stage's own line.
+    tick = (ticker("train step", total, step, always=cfg.progress) if bar.disable and accelerator.is_local_main_process
+            else ticker("", 0))
     log = open(log_path, "ab") if accelerator.is_main_process else None
     mdtype = next(accelerator.unwrap_model(model).parameters()).dtype
     t0, losses, done = time.time(), [], step >= total
