@@ -102,3 +102,19 @@ def test_encode_without_any_refusal_warns_and_counts(tiny_ckpt, tmp_path, capsys
     manifest = json.loads(out.with_name(out.name + ".manifest.json").read_text())
     assert manifest["counts"]["no_eos_records"] == 0
     assert json.loads(out.read_text())["id"] == "a"
+
+
+def test_encode_bad_record_is_one_line_exit_2_and_no_output(tiny_ckpt, tmp_path, capsys):
+    rows = [
+        {"id": "ok", "conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}]},
+        {"id": "broken", "image": "missing.png",
+         "conversations": [{"from": "human", "value": "<image>\nwhat?"}, {"from": "gpt", "value": "a cat"}]},
+    ]
+    (tmp_path / "d.json").write_text(json.dumps(rows))
+    out = tmp_path / "e.jsonl"
+    with pytest.raises(SystemExit) as exc:
+        main(["encode", str(tmp_path / "d.json"), "--processor", str(tiny_ckpt("llava")), "-o", str(out)])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1
+    assert "d.json: record 1 (id 'broken')" in err
+    assert not out.exists() and not list(tmp_path.glob(".e.jsonl*"))
