@@ -125,6 +125,7 @@ class Qwen2VL(Family):
     image_placeholder = "<|vision_start|><|image_pad|><|vision_end|>"
     chat_template = QWEN_CHATML_TEMPLATE
     image_layout = "inline"
+    tokenize_turns_apart = True
     end_of_turn = ("<|im_end|>",)
 
     def load_processor(self, path: str, *, trust_remote_code: bool) -> Any:
