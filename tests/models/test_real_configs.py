@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 
 import pytest
 import torch
@@ -15,29 +14,10 @@ import torch
 from unmask.models.adapt import apply_lora, freeze_for_training, lora_target_regex, module_group
 from unmask.models.batching import IGNORE_INDEX, Encoder, collate
 from unmask.models.loading import load_model
+from unmask.models.testing import shrunk_config
 from unmask.records import Conversation, Turn
 
-_LAYERS = 2
-_SHRINK = {
-    "llava-1.5-7b-hf": {
-        "text_config": dict(
-            hidden_size=64, intermediate_size=128, num_hidden_layers=_LAYERS, num_attention_heads=4,
-            num_key_value_heads=4,
-        ),
-        "vision_config": dict(hidden_size=32, intermediate_size=64, num_hidden_layers=_LAYERS, num_attention_heads=2),
-    },
-    "qwen2.5-vl-7b-instruct": {
-        "": dict(
-            hidden_size=64, intermediate_size=128, num_hidden_layers=_LAYERS, num_attention_heads=4,
-            num_key_value_heads=2, max_window_layers=_LAYERS,
-            rope_scaling={"type": "mrope", "mrope_section": [2, 3, 3]},
-        ),
-        "vision_config": dict(
-            depth=_LAYERS, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64,
-            fullatt_block_indexes=[1],
-        ),
-    },
-}
+_LAYERS = 2  # unmask.models.testing.SHRINK
 # Real checkpoint name -> transformers 5 module name (what transformers' own conversion does on load).
 _TO_V5 = {
     "llava-1.5-7b-hf": [
@@ -67,15 +47,7 @@ def _build(shared, folder: str, out):
     from safetensors.torch import save_file
     from transformers import AutoConfig, AutoModelForImageTextToText
 
-    src = shared("realtok", folder)
-    out.mkdir()
-    for f in src.iterdir():
-        if f.name not in ("model.safetensors.index.json", "README.md", "config.json"):
-            shutil.copy(f, out / f.name)
-    cfg = json.loads((src / "config.json").read_text())
-    for key, values in _SHRINK[folder].items():
-        (cfg[key] if key else cfg).update(values)
-    (out / "config.json").write_text(json.dumps(cfg))
+    out = shrunk_config(shared("realtok", folder), out)
     torch.manual_seed(0)
     model = AutoModelForImageTextToText.from_config(AutoConfig.from_pretrained(str(out)))
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
