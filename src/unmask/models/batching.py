@@ -8,6 +8,11 @@ reply spans from the end of the template's prefix (``messages[:i]`` + generation
 tokenizer's own pass over the unexpanded text carries the offsets; it is aligned with the processor's
 expanded ids token by token, so a mismatch is caught rather than silently shifting labels.
 
+A family may instead reproduce its reference training code exactly (``Family.reference_encoding``:
+LLaVA-1.5's ``preprocess_v1``, :mod:`.llava_v1`), or tokenize each turn on its own as LLaMA-Factory does
+(``Family.tokenize_turns_apart``, Qwen2-VL); then the processor only encodes the images, and each image
+token of the ids is expanded into the run the processor made for that image (:meth:`Encoder._expand`).
+
 Batches are padded by :func:`collate` (right for training, left for generation); image tensors of the
 samples that have images are concatenated, so text-only and image records mix in one batch.
 """
