@@ -190,7 +190,9 @@ def _check_mix(exp: Experiment, br: Branch) -> None:
         return
     from ..mix import MixConfig
 
-    spec = br.mix.model_dump(exclude={"refusals", "curated", "use_refusal_source"})
+    spec = br.mix.model_dump(exclude={"refusals", "refusal", "curated", "use_refusal_source"})
+    if br.mix.refusal is not None:
+        spec["refusals"] = [br.mix.refusal]
     try:
         MixConfig(**spec)
     except ValidationError as exc:
