@@ -12,7 +12,7 @@ from . import app
 
 # What `unmask run` writes at the top of its run folder (files, then folders replaced as a whole).
 _RUN_FILES = ("experiment.yaml", "summary.json", "report.html", "report.md", ".hashes.json")
-_RUN_FOLDERS = ("results", "report_assets", ".stages")
+_RUN_FOLDERS = ("results", "report_assets")
 
 
 def _check_run_folder(run_dir: Path, experiment: Path, exp: Any) -> None:
