@@ -84,8 +84,9 @@ def bias(
     from ..outputs import check_output
     from ..refusals import DEFAULT_REFUSAL, load_bank
 
-    if out is not None:
-        check_output(out, [*datasets, refusals], kind="folder")
+    if out is not None:  # bias.json and the PNGs are written into OUT, beside what is there
+        check_output(out, [], kind="folder")
+        check_output(out / "bias.json", [*datasets, refusals])
 
     labels = [n.strip() for n in names.split(",")] if names else [d.stem or d.name for d in datasets]
     if len(labels) != len(datasets):
