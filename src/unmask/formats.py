@@ -38,6 +38,7 @@ __all__ = [
     "detect_format",
     "is_synthetic",
     "iter_records",
+    "output_format",
     "read_records",
     "resolve_image",
     "to_llava",
@@ -379,7 +380,9 @@ def read_records(path: str | Path, fmt: str | None = None, image_root: str | Pat
 
 
 # ------------------------------------------------------------------------------------------ writing
-def _out_format(path: Path, fmt: str | None) -> str:
+def output_format(path: str | Path, fmt: str | None) -> str:
+    """The format ``write_records`` uses for ``path`` (``fmt``, else from the suffix)."""
+    path = Path(path)
     if fmt == "messages" and path.suffix == ".jsonl":
         return "messages-jsonl"  # before LLaMA-Factory's JSON list was read, "messages" meant JSONL
     if fmt:
@@ -401,7 +404,7 @@ def write_records(records: Iterable[Conversation], path: str | Path, fmt: str | 
     from .store import atomic_path
 
     path = Path(path)
-    fmt = _out_format(path, fmt)
+    fmt = output_format(path, fmt)
     if fmt in ("llava", "messages"):
         conv_fn = to_messages if fmt == "messages" else to_llava
         with atomic_path(path) as tmp, open(tmp, "wb") as fh:

@@ -27,6 +27,7 @@ from .formats import (
     write_records,
 )
 from .mix import MixConfig, MixItem, apply_plan, pick_curated, plan_arrays, plan_mix, refusal_parts
+from .mixout import Rebase
 from .records import IMAGE, Conversation
 from .store import atomic_path, sha256_file, write_manifest
 from .vlguard import curated_records
@@ -204,8 +205,13 @@ class _PathChecker:
 def run_mix(sources: Sequence[str | Path], out: str | Path, cfg: MixConfig, *, fmt: str | None = None,
             out_format: str | None = None, image_root: str | Path | None = None, check_images: bool = False,
             refusal_source: str | Path | None = None, curated: str | Path | None = None,
-            refusal_bank_path: str | Path | None = None, curated_images: str | Path | None = None) -> MixResult:
+            refusal_bank_path: str | Path | None = None, curated_images: str | Path | None = None,
+            out_image_root: str | Path | None = None) -> MixResult:
     """Build the mixture ``out`` (and ``out``'s manifest). Returns the counts.
+
+    ``out_image_root``: the folder the output's image paths are made relative to (see
+    :mod:`unmask.mixout`); None keeps them relative to the image root. Rewriting reads every record
+    (the general path), unless the folder is the image root itself (nothing changes).
 
     ``curated_images``: the folder the curated set's image paths are relative to (VLGuard: its unzipped
     ``train/``); the curated records' paths are rewritten relative to the image root, under which it must
@@ -221,8 +227,14 @@ def run_mix(sources: Sequence[str | Path], out: str | Path, cfg: MixConfig, *, f
     curated_records, curated_info, warnings = pick_curated_or_fail(curated, cfg, main_root, curated_images,
                                                                    check_images)
 
+    refusal_root = root if root is not None else Path(refusal_source).parent if refusal_source else None
+    rebase = Rebase(out_image_root) if out_image_root is not None else None
+    if rebase is not None and rebase.identity(main_root) and (refusal_root is None or rebase.identity(refusal_root)):
+        rebase = None  # the output's image folder is the image root: paths stay as they are
+
     digests: dict[str, str] = {}
-    if _fast_path_ok(cfg, sources, out, fmt, out_format, refusal_source and Path(refusal_source), check_images):
+    if rebase is None and _fast_path_ok(cfg, sources, out, fmt, out_format, refusal_source and Path(refusal_source),
+                                        check_images):
         # The manifest's sha256 of a large input, hashed on the other core while the scan runs
         # (hashlib releases the GIL).
         from concurrent.futures import ThreadPoolExecutor
@@ -242,6 +254,10 @@ def run_mix(sources: Sequence[str | Path], out: str | Path, cfg: MixConfig, *, f
         for conv in mixed:
             check_image_markers(conv)
         templates = Counter(c.metadata["refusal_template"] for c, it in zip(mixed, plan, strict=True) if it.refuse)
+        if rebase is not None:
+            bases = {"main": main_root, "refusal": refusal_root}
+            mixed = [_rebased(rebase, c, bases[it.pool]) for c, it in zip(mixed, plan, strict=True)]
+            curated_records = [_rebased(rebase, c, main_root) for c in curated_records]
         write_records([*mixed, *curated_records], out, out_format)
         counts = _counts(plan, len(main), len(curated_records), templates)
 
@@ -249,11 +265,20 @@ def run_mix(sources: Sequence[str | Path], out: str | Path, cfg: MixConfig, *, f
               *([Path(refusal_bank_path)] if refusal_bank_path else [])]
     params = cfg.model_dump(mode="json")
     params.update(format=fmt, out_format=out_format, image_root=str(root) if root else None, **curated_info)
+    if out_image_root is not None:
+        params["out_image_root"] = str(out_image_root)
     if curated:
         counts["curated_renamed_ids"] = sum(1 for w in warnings if "renamed" in w)
     write_manifest(out, "mix", inputs=inputs, params=params, counts=dict(counts), seed=cfg.seed, digests=digests)
     counts.warnings = warnings
     return counts
+
+
+def _rebased(rebase: Rebase, conv: Conversation, base: Path) -> Conversation:
+    try:
+        return rebase.conv(conv, base)
+    except ValueError as exc:
+        raise UnmaskError(f"mix: record {conv.id!r}: {exc}") from None
 
 
 def pick_curated_or_fail(curated: str | Path | None, cfg: MixConfig, root: Path,

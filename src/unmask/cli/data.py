@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -34,11 +35,15 @@ def mix(
     out_format: Optional[str] = typer.Option(None, "--out-format", help="Output format (default: from -o's suffix: .json llava, .jsonl llava-jsonl, folder hf)."),
     image_root: Optional[Path] = typer.Option(None, "--image-root", help=_ROOT_HELP),
     check_images: bool = typer.Option(False, "--check-images", help="Check that every image exists and decodes."),
+    out_image_root: Optional[Path] = typer.Option(None, "--out-image-root", help="Folder the output's image paths are made relative to (what the trainer is given: unmask --image-root, LLaVA --image_folder, LLaMA-Factory media_dir). Default: with --image-root, that folder (paths unchanged); without, the output's folder when it holds the source's folder, else the source's folder (paths unchanged, with a note)."),
+    llamafactory: Optional[str] = typer.Option(None, "--llamafactory", help="Add (or replace) the entry NAME for the output in the dataset_info.json beside it (LLaMA-Factory's dataset_dir), keeping the other entries."),
 ) -> None:
     """Build a benign-refusal mixture: replace a fraction of replies by a refusal (the paper's method)."""
     from rich.console import Console
 
+    from ..formats import output_format as _mix_out_format
     from ..mixfile import make_config, run_mix
+    from ..mixout import auto_out_image_root, dataset_info_entry, write_dataset_info
     from ..outputs import check_output
     from ..refusals import load_bank
 
@@ -52,11 +57,24 @@ def mix(
 
         raise UnmaskError(f"mix: --refusal-image must be keep, blank, noise or remove, not {refusal_image!r}")
     cfg = make_config(**kwargs)
+    note = None
+    if out_image_root is None and image_root is None:  # paths relative to the file's folder, in and out
+        out_image_root, note = auto_out_image_root(out, sources[0] if sources[0].is_dir() else sources[0].parent)
+    used_format = _mix_out_format(out, out_format)
+    if llamafactory is not None:
+        dataset_info_entry(out.name, used_format)  # a format LLaMA-Factory cannot read fails before the mix
     counts = run_mix(sources, out, cfg, fmt=fmt, out_format=out_format, image_root=image_root,
                      check_images=check_images, refusal_source=refusal_source, curated=curated,
-                     refusal_bank_path=refusals, curated_images=curated_images)
-    for line in counts.warnings:
+                     refusal_bank_path=refusals, curated_images=curated_images, out_image_root=out_image_root)
+    for line in [*counts.warnings, *([note] if note else [])]:
         typer.echo(line, err=True)
+    if llamafactory is not None:
+        info = write_dataset_info(out, llamafactory, used_format)
+        typer.echo(f"dataset_info.json: entry {llamafactory!r} -> {out.name} in {info}", err=True)
+        media = out_image_root or image_root or (sources[0] if sources[0].is_dir() else sources[0].parent)
+        if os.path.realpath(media) != os.path.realpath(out.parent):
+            typer.echo(f"note: image paths are relative to {media}: set media_dir: {media} in LLaMA-Factory's "
+                       f"config (its default is the dataset_dir, {out.parent})", err=True)
     Console(stderr=True).print(
         f"[green]wrote[/] {out}: {counts['output_records']} records "
         f"({counts['refusal_records']} refusals, {counts['untouched_records']} untouched, "
