@@ -397,28 +397,34 @@ def output_format(path: str | Path, fmt: str | None) -> str:
 _HF_ONE_IMAGE = "_unmask_image_was_string"  # in a saved dataset's extra_json: write that image back as a string
 
 
-def write_records(records: Iterable[Conversation], path: str | Path, fmt: str | None = None) -> str:
+def write_records(records: Iterable[Conversation], path: str | Path, fmt: str | None = None,
+                  image_root: str | Path | None = None) -> str:
     """Write records atomically (temporary file, then rename). Returns the format used: ``llava`` and
     ``messages`` write one JSON list (``messages`` to a ``.jsonl`` path writes lines), the ``-jsonl``
-    names one record per line."""
+    names one record per line; ``trl`` (output only, :mod:`unmask.formats_trl`) writes TRL's layout with
+    image paths made absolute under ``image_root``, as JSONL to a ``.jsonl`` path, else a JSON list."""
     from .store import atomic_path
 
     path = Path(path)
     fmt = output_format(path, fmt)
-    if fmt in ("llava", "messages"):
-        conv_fn = to_messages if fmt == "messages" else to_llava
-        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            fh.write(b"[")
-            for k, conv in enumerate(records):
-                if k:
-                    fh.write(b",\n")
-                fh.write(orjson.dumps(conv_fn(conv)))
-            fh.write(b"]\n")
-    elif fmt in ("llava-jsonl", "messages-jsonl"):
-        conv_fn = to_messages if fmt == "messages-jsonl" else to_llava
-        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            for conv in records:
-                fh.write(orjson.dumps(conv_fn(conv)) + b"\n")
+    if fmt == "trl":
+        from .formats_trl import to_trl
+
+        if image_root is None:
+            raise UnmaskError(f"{path}: the trl format needs the image root its paths are resolved under")
+        root = image_root
+        fmt = "trl-jsonl" if path.suffix == ".jsonl" else "trl"
+
+        def trl_row(conv: Conversation) -> dict[str, Any]:
+            try:
+                return to_trl(conv, root)
+            except ValueError as exc:
+                raise UnmaskError(f"{path}: record {conv.id!r}: {exc}") from None
+
+        _write_json(records, path, trl_row, lines=fmt == "trl-jsonl")
+        return "trl"
+    if fmt in ("llava", "messages", "llava-jsonl", "messages-jsonl"):
+        _write_json(records, path, to_messages if fmt.startswith("messages") else to_llava, lines=fmt.endswith("jsonl"))
     elif fmt == "hf":
         import datasets
 
@@ -435,5 +441,21 @@ def write_records(records: Iterable[Conversation], path: str | Path, fmt: str | 
         with atomic_path(path) as tmp:
             datasets.Dataset.from_list(rows).save_to_disk(str(tmp))
     else:
-        raise UnmaskError(f"{path}: unknown output format {fmt!r} (choose from {', '.join(FORMATS)})")
+        raise UnmaskError(f"{path}: unknown output format {fmt!r} (choose from {', '.join(FORMATS)}, trl)")
     return fmt
+
+
+def _write_json(records: Iterable[Conversation], path: Path, conv_fn: Any, *, lines: bool) -> None:
+    from .store import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        if lines:
+            for conv in records:
+                fh.write(orjson.dumps(conv_fn(conv)) + b"\n")
+            return
+        fh.write(b"[")
+        for k, conv in enumerate(records):
+            if k:
+                fh.write(b",\n")
+            fh.write(orjson.dumps(conv_fn(conv)))
+        fh.write(b"]\n")

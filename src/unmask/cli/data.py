@@ -129,7 +129,7 @@ def bias(
 def convert(
     source: Path = typer.Argument(..., help="Records in any supported format."),
     out: Path = typer.Option(..., "-o", "--out", help="Output path; format from its suffix or --to."),
-    to: Optional[str] = typer.Option(None, "--to", help="Output format: llava | llava-jsonl | messages | messages-jsonl | hf."),
+    to: Optional[str] = typer.Option(None, "--to", help="Output format: llava | llava-jsonl | messages | messages-jsonl | hf | trl (TRL SFTTrainer's vision layout: content parts, images a list of absolute paths; JSONL to a .jsonl path)."),
     fmt: Optional[str] = typer.Option(None, "--format", help=_FMT_HELP),
     image_root: Optional[Path] = typer.Option(None, "--image-root", help=_ROOT_HELP),
     check_images: bool = typer.Option(False, "--check-images", help="Check that every image exists and decodes."),
@@ -140,5 +140,6 @@ def convert(
 
     check_output(out, [source], kind="any")
     records = read_records(source, fmt, image_root, check_images)
-    used = write_records(records, out, to)
+    root = image_root or (source if source.is_dir() else source.parent)
+    used = write_records(records, out, to, image_root=root)
     typer.echo(f"wrote {len(records)} records to {out} ({used})", err=True)
