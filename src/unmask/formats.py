@@ -333,8 +333,11 @@ def _iter_rows(path: Path, fmt: str) -> Iterator[tuple[int, Any, int | None]]:
 
 
 def iter_records(path: str | Path, fmt: str | None = None, image_root: str | Path | None = None,
-                 check_images: bool = False, source: str | None = None) -> Iterator[Conversation]:
-    """Read records from ``path``, validating each; errors name the file and the record."""
+                 check_images: bool = False, source: str | None = None,
+                 extract: Any = None) -> Iterator[Conversation]:
+    """Read records from ``path``, validating each; errors name the file and the record. ``extract``: an
+    :class:`unmask.formats_embedded.Extractor` for a saved dataset's embedded images (without one they
+    are an error); the paths it returns are relative to the output's folder and are not re-resolved."""
     path = Path(path)
     fmt = fmt or detect_format(path)
     if fmt not in FORMATS:
@@ -345,8 +348,12 @@ def iter_records(path: str | Path, fmt: str | None = None, image_root: str | Pat
     for index, row, lineno in _iter_rows(path, fmt):
         rid = row.get("id") if isinstance(row, dict) else None
         try:
+            if fmt == "hf":
+                _embedded(row, extract)
             conv = conversation_from_row(row, index, src, shape)
             for img in conv.images:
+                if extract is not None and img in extract.written:
+                    continue
                 if is_synthetic(img):
                     if check_images:
                         from .images import parse_synthetic
@@ -359,6 +366,20 @@ def iter_records(path: str | Path, fmt: str | None = None, image_root: str | Pat
         except ValueError as exc:
             raise UnmaskError(f"{where(path, index, rid, line=lineno)}: {exc}") from None
         yield conv
+
+
+def _embedded(row: dict, extract: Any) -> None:
+    """Replace a row's embedded images (``datasets.Image`` values) by extracted files' paths, in place."""
+    from .formats_embedded import is_embedded
+
+    for key in ("images", "image"):
+        value = row.get(key)
+        if value is None or not is_embedded(value):
+            continue
+        if extract is None:
+            raise ValueError(f"'{key}' holds embedded images (a datasets Image feature): unmask convert writes "
+                             f"them to files first (unmask convert DATASET -o OUT.json)")
+        row[key] = [extract(v) for v in value] if isinstance(value, list) else extract(value)
 
 
 def _check_image_file(real: Path, shown: str) -> None:
@@ -375,8 +396,8 @@ def _check_image_file(real: Path, shown: str) -> None:
 
 
 def read_records(path: str | Path, fmt: str | None = None, image_root: str | Path | None = None,
-                 check_images: bool = False, source: str | None = None) -> list[Conversation]:
-    return list(iter_records(path, fmt, image_root, check_images, source))
+                 check_images: bool = False, source: str | None = None, extract: Any = None) -> list[Conversation]:
+    return list(iter_records(path, fmt, image_root, check_images, source, extract))
 
 
 # ------------------------------------------------------------------------------------------ writing

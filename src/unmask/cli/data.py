@@ -139,7 +139,13 @@ def convert(
     from ..outputs import check_output
 
     check_output(out, [source], kind="any")
-    records = read_records(source, fmt, image_root, check_images)
+    from ..formats_embedded import Extractor
+
+    extract = Extractor(out.parent / f"{out.stem}_images", out.parent) if source.is_dir() else None
+    records = read_records(source, fmt, image_root, check_images, extract=extract)
     root = image_root or (source if source.is_dir() else source.parent)
+    if extract is not None and extract.written:
+        root = out.parent  # extracted images: paths relative to the output's folder
+        typer.echo(f"wrote {len(extract.written)} embedded images to {extract.folder}", err=True)
     used = write_records(records, out, to, image_root=root)
     typer.echo(f"wrote {len(records)} records to {out} ({used})", err=True)
