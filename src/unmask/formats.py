@@ -21,7 +21,7 @@ Every converter is lossless both ways: fields unmask does not interpret are kept
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -332,6 +332,9 @@ def _iter_rows(path: Path, fmt: str) -> Iterator[tuple[int, Any, int | None]]:
         raise UnmaskError(f"{path}: unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
 
 
+_HF_ONE_IMAGE = "_unmask_image_was_string"  # in a saved dataset's extra_json: write that image back as a string
+
+
 def iter_records(path: str | Path, fmt: str | None = None, image_root: str | Path | None = None,
                  check_images: bool = False, source: str | None = None,
                  extract: Any = None) -> Iterator[Conversation]:
@@ -349,7 +352,9 @@ def iter_records(path: str | Path, fmt: str | None = None, image_root: str | Pat
         rid = row.get("id") if isinstance(row, dict) else None
         try:
             if fmt == "hf":
-                _embedded(row, extract)
+                from .formats_embedded import replace_embedded
+
+                replace_embedded(row, extract)
             conv = conversation_from_row(row, index, src, shape)
             for img in conv.images:
                 if extract is not None and img in extract.written:
@@ -366,20 +371,6 @@ def iter_records(path: str | Path, fmt: str | None = None, image_root: str | Pat
         except ValueError as exc:
             raise UnmaskError(f"{where(path, index, rid, line=lineno)}: {exc}") from None
         yield conv
-
-
-def _embedded(row: dict, extract: Any) -> None:
-    """Replace a row's embedded images (``datasets.Image`` values) by extracted files' paths, in place."""
-    from .formats_embedded import is_embedded
-
-    for key in ("images", "image"):
-        value = row.get(key)
-        if value is None or not is_embedded(value):
-            continue
-        if extract is None:
-            raise ValueError(f"'{key}' holds embedded images (a datasets Image feature): unmask convert writes "
-                             f"them to files first (unmask convert DATASET -o OUT.json)")
-        row[key] = [extract(v) for v in value] if isinstance(value, list) else extract(value)
 
 
 def _check_image_file(real: Path, shown: str) -> None:
@@ -400,83 +391,5 @@ def read_records(path: str | Path, fmt: str | None = None, image_root: str | Pat
     return list(iter_records(path, fmt, image_root, check_images, source, extract))
 
 
-# ------------------------------------------------------------------------------------------ writing
-def output_format(path: str | Path, fmt: str | None) -> str:
-    """The format ``write_records`` uses for ``path`` (``fmt``, else from the suffix)."""
-    path = Path(path)
-    if fmt == "messages" and path.suffix == ".jsonl":
-        return "messages-jsonl"  # before LLaMA-Factory's JSON list was read, "messages" meant JSONL
-    if fmt:
-        return fmt
-    if path.suffix == ".json":
-        return "llava"
-    if path.suffix == ".jsonl":
-        return "llava-jsonl"
-    return "hf"
-
-
-_HF_ONE_IMAGE = "_unmask_image_was_string"  # in a saved dataset's extra_json: write that image back as a string
-
-
-def write_records(records: Iterable[Conversation], path: str | Path, fmt: str | None = None,
-                  image_root: str | Path | None = None) -> str:
-    """Write records atomically (temporary file, then rename). Returns the format used: ``llava`` and
-    ``messages`` write one JSON list (``messages`` to a ``.jsonl`` path writes lines), the ``-jsonl``
-    names one record per line; ``trl`` (output only, :mod:`unmask.formats_trl`) writes TRL's layout with
-    image paths made absolute under ``image_root``, as JSONL to a ``.jsonl`` path, else a JSON list."""
-    from .store import atomic_path
-
-    path = Path(path)
-    fmt = output_format(path, fmt)
-    if fmt == "trl":
-        from .formats_trl import to_trl
-
-        if image_root is None:
-            raise UnmaskError(f"{path}: the trl format needs the image root its paths are resolved under")
-        root = image_root
-        fmt = "trl-jsonl" if path.suffix == ".jsonl" else "trl"
-
-        def trl_row(conv: Conversation) -> dict[str, Any]:
-            try:
-                return to_trl(conv, root)
-            except ValueError as exc:
-                raise UnmaskError(f"{path}: record {conv.id!r}: {exc}") from None
-
-        _write_json(records, path, trl_row, lines=fmt == "trl-jsonl")
-        return "trl"
-    if fmt in ("llava", "messages", "llava-jsonl", "messages-jsonl"):
-        _write_json(records, path, to_messages if fmt.startswith("messages") else to_llava, lines=fmt.endswith("jsonl"))
-    elif fmt == "hf":
-        import datasets
-
-        rows = []
-        for conv in records:
-            row = to_llava(conv)
-            extra = {k: row.pop(k) for k in list(row) if k not in ("id", "image", "conversations", "metadata")}
-            if isinstance(row.get("image"), str):  # an Arrow column is all lists or all strings
-                row["image"] = [row["image"]]
-                extra[_HF_ONE_IMAGE] = True
-            row["metadata"] = orjson.dumps(row.get("metadata", {})).decode()
-            row["extra_json"] = orjson.dumps(extra).decode()
-            rows.append(row)
-        with atomic_path(path) as tmp:
-            datasets.Dataset.from_list(rows).save_to_disk(str(tmp))
-    else:
-        raise UnmaskError(f"{path}: unknown output format {fmt!r} (choose from {', '.join(FORMATS)}, trl)")
-    return fmt
-
-
-def _write_json(records: Iterable[Conversation], path: Path, conv_fn: Any, *, lines: bool) -> None:
-    from .store import atomic_path
-
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        if lines:
-            for conv in records:
-                fh.write(orjson.dumps(conv_fn(conv)) + b"\n")
-            return
-        fh.write(b"[")
-        for k, conv in enumerate(records):
-            if k:
-                fh.write(b",\n")
-            fh.write(orjson.dumps(conv_fn(conv)))
-        fh.write(b"]\n")
+# Writing lives in formats_write (imported last: it uses the converters above).
+from .formats_write import output_format, write_records  # noqa: E402

@@ -11,7 +11,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Extractor", "is_embedded"]
+__all__ = ["Extractor", "is_embedded", "replace_embedded"]
 
 _EXT = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tiff"}
 
@@ -50,3 +50,15 @@ class Extractor:
         rel = target.relative_to(self.base).as_posix()
         self.written.add(rel)
         return rel
+
+
+def replace_embedded(row: dict, extract: Extractor | None) -> None:
+    """Replace a row's embedded images (``datasets.Image`` values) by extracted files' paths, in place."""
+    for key in ("images", "image"):
+        value = row.get(key)
+        if value is None or not is_embedded(value):
+            continue
+        if extract is None:
+            raise ValueError(f"'{key}' holds embedded images (a datasets Image feature): unmask convert writes "
+                             f"them to files first (unmask convert DATASET -o OUT.json)")
+        row[key] = [extract(v) for v in value] if isinstance(value, list) else extract(value)
