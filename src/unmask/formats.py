@@ -176,6 +176,10 @@ def _from_messages(row: dict[str, Any], index: int, source: str) -> Conversation
         text, parts = _content_to_text(m["content"], j)
         if parts:
             extra.setdefault("_parts", []).append(j)
+            if any(set(p) != ({"type", "text"} if p.get("type") == "text" else {"type"}) or p["type"] == "image_url"
+                   for p in m["content"]):
+                # keys beyond type/text (OpenAI's image_url, Arrow's "text": None, ...) are written back
+                extra.setdefault("_part_keys", {})[str(j)] = m["content"]
         turns.append(Turn(role=m["role"], text=text))
     for k, v in row.items():
         if k not in ("id", "images", "messages", "metadata", "source"):
@@ -258,13 +262,24 @@ def to_messages(conv: Conversation) -> dict[str, Any]:
                     content.append({"type": "image"})
                 if piece:
                     content.append({"type": "text", "text": piece})
-            msgs.append({"role": t.role, "content": content})
+            msgs.append({"role": t.role, "content": _with_part_keys(content, conv.extra.get("_part_keys", {}).get(str(j)))})
         else:
             msgs.append({"role": t.role, "content": t.text})
     out["messages"] = msgs
     _put_images(out, conv, "images")
     _put_common(out, conv)
     return out
+
+
+def _with_part_keys(parts: list[dict[str, Any]], original: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The original parts (every key, in order) with the current texts, when they still line up part for
+    part (same count, text where text was); else the plain parts."""
+    if not original or len(original) != len(parts):
+        return parts
+    if any((o.get("type") == "text") != (p["type"] == "text") for o, p in zip(original, parts, strict=True)):
+        return parts
+    return [{k: (p["text"] if k == "text" and p["type"] == "text" else v) for k, v in o.items()}
+            for o, p in zip(original, parts, strict=True)]
 
 
 # ------------------------------------------------------------------------------------------ reading

@@ -52,3 +52,19 @@ def test_other_readers_name_the_fix(run_cli, ds_path, tmp_path):
     code, _, err = run_cli("mix", ds_path, "-o", tmp_path / "m.json", "--fraction", "0.5")
     assert code == 2 and "embedded images" in err and "unmask convert" in err
     assert not (tmp_path / "m.json").exists()
+
+
+def test_content_parts_keep_their_keys(run_cli, tmp_path):
+    rows = [{"id": "a", "messages": [
+        {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x.png"}, "index": 0},
+                                     {"type": "text", "text": "What?", "index": None}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "A cat."}]}], "images": ["x.png"]},
+        {"id": "b", "messages": [  # Arrow's layout: every part has every key
+            {"role": "user", "content": [{"type": "image", "text": None}, {"type": "text", "text": "Hi"}]},
+            {"role": "assistant", "content": [{"type": "text", "text": "Hello"}]}], "images": ["x.png"]}]
+    Image.new("RGB", (4, 4)).save(tmp_path / "x.png")
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    code, _, err = run_cli("convert", src, "-o", tmp_path / "out.jsonl", "--to", "messages-jsonl")
+    assert code == 0, err
+    assert [orjson.loads(x) for x in (tmp_path / "out.jsonl").read_bytes().splitlines()] == rows
