@@ -258,7 +258,8 @@ def run_mix(sources: Sequence[str | Path], out: str | Path, cfg: MixConfig, *, f
             bases = {"main": main_root, "refusal": refusal_root}
             mixed = [_rebased(rebase, c, bases[it.pool]) for c, it in zip(mixed, plan, strict=True)]
             curated_records = [_rebased(rebase, c, main_root) for c in curated_records]
-        write_records([*mixed, *curated_records], out, out_format)
+        write_records([*mixed, *curated_records], out, out_format,
+                      image_root=rebase.target if rebase is not None else main_root)  # (trl: absolute paths)
         counts = _counts(plan, len(main), len(curated_records), templates)
 
     inputs = [*sources, *([Path(refusal_source)] if refusal_source else []), *([Path(curated)] if curated else []),

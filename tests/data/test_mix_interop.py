@@ -127,3 +127,14 @@ def test_llamafactory_rejects_hf_output_and_bad_info(run_cli, data, tmp_path):
                            "--llamafactory", "mix")
     assert code == 2 and "dataset_info.json: not valid JSON" in err
     assert (tmp_path / "dataset_info.json").read_text() == "[1, 2"
+
+
+def test_mix_straight_to_trl(run_cli, data, tmp_path):
+    out = tmp_path / "mix.trl.jsonl"
+    code, _, err = run_cli("mix", data / "llava.json", "-o", out, "--fraction", "0.5", "--out-format", "trl")
+    assert code == 0, err
+    rows = [orjson.loads(x) for x in out.read_bytes().splitlines()]
+    assert len(rows) == N and sum(1 for r in rows if r.get("metadata", {}).get("refusal")) == N // 2
+    for r in rows:
+        assert len(r["images"]) == 1 and os.path.isabs(r["images"][0]) and os.path.isfile(r["images"][0])
+        assert [p["type"] for p in r["messages"][0]["content"]] == ["image", "text"]

@@ -32,7 +32,7 @@ def mix(
     curated_count: Optional[int] = typer.Option(None, "--curated-count", help="Add only C of the curated file's records (LLaVA format: conversations, a safe image's two requests being one; train.json: pairs), drawn by seed, kept in file order."),
     curated_images: Optional[Path] = typer.Option(None, "--curated-images", help="Folder the curated set's image paths are relative to (VLGuard: its unzipped train/), under the image root; paths are rewritten relative to the root."),
     fmt: Optional[str] = typer.Option(None, "--format", help=_FMT_HELP),
-    out_format: Optional[str] = typer.Option(None, "--out-format", help="Output format (default: from -o's suffix: .json llava, .jsonl llava-jsonl, folder hf)."),
+    out_format: Optional[str] = typer.Option(None, "--out-format", help="Output format (default: from -o's suffix: .json llava, .jsonl llava-jsonl, folder hf; also messages, messages-jsonl, trl)."),
     image_root: Optional[Path] = typer.Option(None, "--image-root", help=_ROOT_HELP),
     check_images: bool = typer.Option(False, "--check-images", help="Check that every image exists and decodes."),
     out_image_root: Optional[Path] = typer.Option(None, "--out-image-root", help="Folder the output's image paths are made relative to (what the trainer is given: unmask --image-root, LLaVA --image_folder, LLaMA-Factory media_dir). Default: with --image-root, that folder (paths unchanged); without, the output's folder when it holds the source's folder, else the source's folder (paths unchanged, with a note)."),
