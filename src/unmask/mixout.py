@@ -31,11 +31,12 @@ def _holds(folder: str, inner: str) -> bool:
     return inner == folder or inner.startswith(folder.rstrip(os.sep) + os.sep)
 
 
-def auto_out_image_root(out: Path, image_root: Path) -> tuple[Path | None, str | None]:
-    """The default image folder of a mix written to ``out``: the output's folder when it holds the
-    image root (paths gain the folders between them), else none (paths stay relative to the image
-    root, LLaVA's convention) and a note for stderr saying which folder the trainer must be given."""
-    folder = out.parent
+def auto_out_image_root(out: Path, image_root: Path, fmt: str = "llava") -> tuple[Path | None, str | None]:
+    """The default image folder of a mix written to ``out``: the output's folder (an ``hf`` output is a
+    folder, its own image root) when it holds the image root (paths gain the folders between them), else
+    none (paths stay relative to the image root, LLaVA's convention) and a note for stderr saying which
+    folder the trainer must be given."""
+    folder = out if fmt == "hf" else out.parent
     if _holds(_real(folder), _real(image_root)):
         return folder, None
     return None, (f"note: {out}'s image paths stay relative to {image_root} (the output's folder does not hold "

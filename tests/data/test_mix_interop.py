@@ -138,3 +138,14 @@ def test_mix_straight_to_trl(run_cli, data, tmp_path):
     for r in rows:
         assert len(r["images"]) == 1 and os.path.isabs(r["images"][0]) and os.path.isfile(r["images"][0])
         assert [p["type"] for p in r["messages"][0]["content"]] == ["image", "text"]
+
+
+def test_convert_out_image_root(run_cli, data, tmp_path):
+    out = tmp_path / "lf" / "m.json"
+    out.parent.mkdir()
+    code, _, err = run_cli("convert", data / "llava.json", "-o", out, "--to", "messages", "--out-image-root", tmp_path)
+    assert code == 0, err
+    assert [r["images"] for r in orjson.loads(out.read_bytes())][:2] == [["data/img/0.jpg"], ["data/img/1.jpg"]]
+    read_records(out, image_root=tmp_path, check_images=True)
+    code, _, err = run_cli("convert", data / "llava.json", "-o", tmp_path / "x.json", "--out-image-root", out.parent)
+    assert code == 2 and "outside the output's image folder" in err and not (tmp_path / "x.json").exists()

@@ -58,9 +58,10 @@ def mix(
         raise UnmaskError(f"mix: --refusal-image must be keep, blank, noise or remove, not {refusal_image!r}")
     cfg = make_config(**kwargs)
     note = None
-    if out_image_root is None and image_root is None:  # paths relative to the file's folder, in and out
-        out_image_root, note = auto_out_image_root(out, sources[0] if sources[0].is_dir() else sources[0].parent)
     used_format = _mix_out_format(out, out_format)
+    if out_image_root is None and image_root is None:  # paths relative to the file's folder, in and out
+        src_root = sources[0] if sources[0].is_dir() else sources[0].parent
+        out_image_root, note = auto_out_image_root(out, src_root, used_format)
     if llamafactory is not None:
         dataset_info_entry(out.name, used_format)  # a format LLaMA-Factory cannot read fails before the mix
     counts = run_mix(sources, out, cfg, fmt=fmt, out_format=out_format, image_root=image_root,
@@ -133,13 +134,16 @@ def convert(
     fmt: Optional[str] = typer.Option(None, "--format", help=_FMT_HELP),
     image_root: Optional[Path] = typer.Option(None, "--image-root", help=_ROOT_HELP),
     check_images: bool = typer.Option(False, "--check-images", help="Check that every image exists and decodes."),
+    out_image_root: Optional[Path] = typer.Option(None, "--out-image-root", help="Rewrite image paths relative to this folder (e.g. the output's folder, for LLaMA-Factory's dataset_dir); default: as they are."),
 ) -> None:
     """Convert records between formats (losslessly), validating them on the way."""
+    from ..errors import UnmaskError
     from ..formats import read_records, write_records
+    from ..formats_embedded import Extractor
+    from ..mixout import Rebase
     from ..outputs import check_output
 
     check_output(out, [source], kind="any")
-    from ..formats_embedded import Extractor
 
     extract = Extractor(out.parent / f"{out.stem}_images", out.parent) if source.is_dir() else None
     records = read_records(source, fmt, image_root, check_images, extract=extract)
@@ -147,5 +151,12 @@ def convert(
     if extract is not None and extract.written:
         root = out.parent  # extracted images: paths relative to the output's folder
         typer.echo(f"wrote {len(extract.written)} embedded images to {extract.folder}", err=True)
+    if out_image_root is not None:
+        rebase = Rebase(out_image_root)
+        try:
+            records = [rebase.conv(c, root) for c in records]
+        except ValueError as exc:
+            raise UnmaskError(f"{source}: {exc}") from None
+        root = out_image_root
     used = write_records(records, out, to, image_root=root)
     typer.echo(f"wrote {len(records)} records to {out} ({used})", err=True)
