@@ -52,6 +52,7 @@ class Rebase:
     def __init__(self, target: str | Path):
         self.target = Path(target)
         self._target = _real(target)
+        self._prefix: dict[str, str] = {}  # base -> the base relative to the target (string work per image)
 
     def identity(self, base: str | Path) -> bool:
         return _real(base) == self._target
@@ -59,11 +60,20 @@ class Rebase:
     def path(self, image: str, base: str | Path) -> str:
         if is_synthetic(image):
             return image
-        full = os.path.normpath(os.path.join(_real(base), image))
-        if not _holds(self._target, full):
+        if os.path.isabs(image):
+            rel = os.path.relpath(os.path.normpath(image), self._target)
+        else:
+            prefix = self._prefix.get(str(base))
+            if prefix is None:
+                prefix = self._prefix[str(base)] = os.path.relpath(_real(base), self._target)
+            if prefix == os.pardir or prefix.startswith(os.pardir + os.sep):  # the target lies inside the base
+                rel = os.path.relpath(os.path.normpath(os.path.join(_real(base), image)), self._target)
+            else:
+                rel = os.path.normpath(os.path.join(prefix, image))
+        if rel == os.pardir or rel.startswith(os.pardir + os.sep) or os.path.isabs(rel):
             raise ValueError(f"image {image!r} lies outside the output's image folder {str(self.target)!r} "
                              f"(--out-image-root)")
-        return os.path.relpath(full, self._target).replace(os.sep, "/")
+        return rel.replace(os.sep, "/")
 
     def conv(self, conv: Conversation, base: str | Path) -> Conversation:
         if not conv.images or self.identity(base):

@@ -149,3 +149,20 @@ def test_convert_out_image_root(run_cli, data, tmp_path):
     read_records(out, image_root=tmp_path, check_images=True)
     code, _, err = run_cli("convert", data / "llava.json", "-o", tmp_path / "x.json", "--out-image-root", out.parent)
     assert code == 2 and "outside the output's image folder" in err and not (tmp_path / "x.json").exists()
+
+
+def test_rebase_paths(tmp_path):
+    from unmask.mixout import Rebase
+
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    up = Rebase(tmp_path)
+    assert up.path("x/1.jpg", tmp_path / "a") == "a/x/1.jpg"
+    assert up.path("../c/1.jpg", tmp_path / "a") == "c/1.jpg"  # still inside the target
+    assert up.path(str(tmp_path / "a" / "2.jpg"), tmp_path / "a") == "a/2.jpg"
+    assert up.path("unmask://blank?size=8", tmp_path / "a") == "unmask://blank?size=8"
+    with pytest.raises(ValueError, match="outside"):
+        up.path("../../etc/passwd", tmp_path / "a")
+    down = Rebase(tmp_path / "a" / "b")
+    assert down.path("b/3.jpg", tmp_path / "a") == "3.jpg"
+    with pytest.raises(ValueError, match="outside"):
+        down.path("3.jpg", tmp_path / "a")
