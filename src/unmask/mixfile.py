@@ -242,7 +242,7 @@ def run_mix(sources: Sequence[str | Path], out: str | Path, cfg: MixConfig, *, f
             out_format: str | None = None, image_root: str | Path | None = None, check_images: bool = False,
             refusal_source: str | Path | None = None, curated: str | Path | None = None,
             refusal_bank_path: str | Path | None = None, curated_images: str | Path | None = None,
-            out_image_root: str | Path | None = None) -> MixResult:
+            curated_layout: str = "auto", out_image_root: str | Path | None = None) -> MixResult:
     """Build the mixture ``out`` (and ``out``'s manifest). Returns the counts.
 
     ``out_image_root``: the folder the output's image paths are made relative to (see
@@ -252,7 +252,9 @@ def run_mix(sources: Sequence[str | Path], out: str | Path, cfg: MixConfig, *, f
 
     ``curated_images``: the folder the curated set's image paths are relative to (VLGuard: its unzipped
     ``train/``); the curated records' paths are rewritten relative to the image root, under which it must
-    lie. Without it they are taken relative to the image root as they are."""
+    lie. Without it they are taken relative to the image root as they are. ``curated_layout``: ``auto`` (a
+    LLaVA-format file as it is, a raw train.json one record per pair), ``llava`` (a raw train.json converted
+    as VLGuard's convert_to_llava_format.py does) or ``pairs``."""
     sources = [Path(s) for s in sources]
     out = Path(out)
     if not sources:
@@ -262,7 +264,7 @@ def run_mix(sources: Sequence[str | Path], out: str | Path, cfg: MixConfig, *, f
     root = Path(image_root) if image_root is not None else None
     main_root = root if root is not None else (sources[0] if sources[0].is_dir() else sources[0].parent)
     curated_records, curated_info, warnings = pick_curated_or_fail(curated, cfg, main_root, curated_images,
-                                                                   check_images)
+                                                                   check_images, curated_layout)
 
     refusal_root = root if root is not None else Path(refusal_source).parent if refusal_source else None
     rebase = Rebase(out_image_root) if out_image_root is not None else None
@@ -321,8 +323,8 @@ def _rebased(rebase: Rebase, conv: Conversation, base: Path) -> Conversation:
 
 
 def pick_curated_or_fail(curated: str | Path | None, cfg: MixConfig, root: Path,
-                         images: str | Path | None = None,
-                         check_images: bool = False) -> tuple[list[Conversation], dict, list[str]]:
+                         images: str | Path | None = None, check_images: bool = False,
+                         layout: str = "auto") -> tuple[list[Conversation], dict, list[str]]:
     """The curated records to append (all, or ``curated_count`` drawn by seed), their image paths made
     relative to ``root``; -> (records, manifest params, warnings)."""
     if curated is None:
@@ -332,7 +334,7 @@ def pick_curated_or_fail(curated: str | Path | None, cfg: MixConfig, root: Path,
             raise UnmaskError("mix: --curated-images needs --curated VLGUARD_TRAIN_JSON")
         return [], {}, []
     curated = Path(curated)
-    records, layout, warnings = curated_records(curated)
+    records, layout, warnings = curated_records(curated, layout)
     prefix = ""
     if images is not None:
         rel = os.path.relpath(os.path.realpath(images), os.path.realpath(root))

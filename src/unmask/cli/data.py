@@ -30,6 +30,7 @@ def mix(
     same_ids: bool = typer.Option(False, "--same-ids", help="Contrastive ablation: refused records also appear answered (refusal copies get id '<id>#refusal')."),
     curated: Optional[Path] = typer.Option(None, "--curated", help="Curated baseline appended to the mix: VLGuard's LLaVA-format train file (the paper's: 2,000 records, read as they are) or its raw train.json (one record per instruction-response pair)."),
     curated_count: Optional[int] = typer.Option(None, "--curated-count", help="Add only C of the curated file's records (LLaVA format: conversations, a safe image's two requests being one; train.json: pairs), drawn by seed, kept in file order."),
+    curated_layout: str = typer.Option("auto", "--curated-layout", help="auto: a LLaVA-format file as it is, a raw train.json one record per pair; llava: a raw train.json converted as VLGuard's convert_to_llava_format.py does (the paper's 2,000 records); pairs."),
     curated_images: Optional[Path] = typer.Option(None, "--curated-images", help="Folder the curated set's image paths are relative to (VLGuard: its unzipped train/), under the image root; paths are rewritten relative to the root."),
     fmt: Optional[str] = typer.Option(None, "--format", help=_FMT_HELP),
     out_format: Optional[str] = typer.Option(None, "--out-format", help="Output format (default: from -o's suffix: .json llava, .jsonl llava-jsonl, folder hf; also messages, messages-jsonl, trl)."),
@@ -66,7 +67,8 @@ def mix(
         dataset_info_entry(out.name, used_format)  # a format LLaMA-Factory cannot read fails before the mix
     counts = run_mix(sources, out, cfg, fmt=fmt, out_format=out_format, image_root=image_root,
                      check_images=check_images, refusal_source=refusal_source, curated=curated,
-                     refusal_bank_path=refusals, curated_images=curated_images, out_image_root=out_image_root)
+                     refusal_bank_path=refusals, curated_images=curated_images, curated_layout=curated_layout,
+                     out_image_root=out_image_root)
     for line in [*counts.warnings, *([note] if note else [])]:
         typer.echo(line, err=True)
     if llamafactory is not None:

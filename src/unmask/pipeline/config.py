@@ -54,6 +54,8 @@ class DataSpec(_Strict):
                                                   "file, as the paper, or train.json)")
     curated_images: str | None = Field(None, description="folder the curated set's image paths are relative to "
                                                          "(under image_root), e.g. data/images/vlguard")
+    curated_layout: Literal["auto", "llava", "pairs"] = Field(
+        "auto", description="auto | llava (a raw train.json converted as VLGuard's script does) | pairs")
 
 
 class MixSpec(_Strict):
@@ -63,6 +65,7 @@ class MixSpec(_Strict):
     rejections: int | None = None
     keep: int | None = None
     refusals: str | None = Field(None, description="refusal bank file, one per line")
+    refusal: str | None = Field(None, description="one refusal sentence instead of the default (the paper's)")
     all_turns: bool = False
     refusal_image: Literal["keep", "blank", "noise", "remove"] = "keep"
     same_ids: bool = False
