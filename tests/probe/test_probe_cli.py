@@ -61,3 +61,22 @@ def test_bad_inputs_exit_2_without_output(run_cli, benches, tmp_path, args, mess
     assert code == 2
     assert message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_the_report_shows_the_probe_plot(tmp_path):
+    """A probe folder inside a run folder: its per-layer plot appears in `unmask report` with its caption."""
+    from unmask.probe.run import plot_auroc
+    from unmask.report import build_report
+
+    run = tmp_path / "run"
+    (run / "probe").mkdir(parents=True)
+    (run / "metrics.json").write_bytes(orjson.dumps({
+        "format_version": 1, "judge": {"name": "keyword", "version": "1"}, "labels": {},
+        "overall": {"asr": 0.5, "ci": [0.2, 0.8], "n": 4, "n_judged": 4, "n_unjudged": 0}}))
+    block = {"text_auroc": {"value": 0.9, "ci": [0.8, 1.0]}, "typo_auroc": {"value": 0.7, "ci": None}}
+    doc = {"models": {"base": {"layers": [{"layer": 0, **block}, {"layer": 1, **block}],
+                               "logodds": {"text": {"auroc": {"value": 0.95}}, "typo": {"auroc": {"value": 0.6}}}}}}
+    plot_auroc(doc, run / "probe" / "probe_auroc.png")
+    res = build_report([run], tmp_path / "r.html")
+    assert res["n_bias"] == 1
+    assert "Linear probe: run/probe/probe_auroc.png" in (tmp_path / "r.html").read_text()
