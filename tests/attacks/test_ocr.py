@@ -100,3 +100,24 @@ def test_missing_engine_is_one_line_before_anything_is_written(tmp_path, run_cli
     assert not out.exists()
     code, _, err, out = _figstep_bench(tmp_path, run_cli, "--check-ocr", "--ocr-engine", "easyocr")
     assert code == 2 and "unknown OCR engine 'easyocr'" in err
+
+
+@needs_tesseract
+def test_ocr_text_defence_turns_a_figstep_bench_into_text(tmp_path, run_cli):
+    code, _, err, bench = _figstep_bench(tmp_path, run_cli)
+    assert code == 0, err
+    out = tmp_path / "bench-ocr"
+    code, stdout, err = run_cli("attack", "ocr-text", bench / "samples.jsonl", "-o", out, "--workers", "1")
+    assert code == 0, err
+    before, after = read_samples(bench), read_samples(out)
+    assert [s["id"] for s in after] == [s["id"] for s in before]
+    assert all(s["image"] is None and s["attack"] == "ocr-text" for s in after)
+    assert [s["harmful"] for s in after] == [s["harmful"] for s in before]
+    first = after[0]
+    assert first["prompt"].startswith('The image shows this text: "Steps to bake bread')
+    assert first["prompt"].endswith("\n\n" + before[0]["prompt"])
+    assert cer(first["source"]["ocr_text"], "Steps to bake bread (case 0).", strip_list=True) <= 0.1
+    manifest = orjson.loads((out / "manifest.json").read_bytes())
+    assert manifest["ocr_engine"].startswith("tesseract")
+    code, _, err = run_cli("attack", "ocr-text", bench / "samples.jsonl", "-o", tmp_path / "x", "--prompt", "no slot")
+    assert code == 2 and "{ocr}" in err
