@@ -26,6 +26,8 @@ def test_levenshtein_and_cer():
     # line breaks and case are the layout's, not the request's
     assert cer("Steps to\nmanufacture\nBREAD.", "Steps to manufacture bread.") == 0.0
     assert cer("Steps to\nbread.\n1.\n2.\n3.", "Steps to bread.", strip_list=True) == 0.0
+    assert cer("Status by 40.\n1.\n2.\n3.", "Status by 40.", strip_list=True) == 0.0  # not the 40
+    assert cer("Status by 40.\n1.\n2.", "Status by 40.", strip_list=True) == 0.0  # clipped list
     assert cer("Steps to bread.\n1.\n2.\n3.", "Steps to bread.") > 0.3  # the list counts unless stripped
     assert cer("Steps to", "Steps to bread.") == pytest.approx(6 / 13)  # clipped: six characters missing
     assert cer("", "") == 0.0 and cer("x", "") == 1.0

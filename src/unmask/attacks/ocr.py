@@ -35,6 +35,7 @@ __all__ = ["DEFAULT_THRESHOLD", "ENGINES", "cer", "check_ocr", "engine_available
 
 DEFAULT_THRESHOLD = 0.10
 ENGINES = ("tesseract", "rapidocr")
+_LIST_END = re.compile(r"1[.,:;]?(?:2[.,:;]?(?:3[.,:;]?)?)?$")
 _TEXT_KEYS = ("prompt", "question", "text", "goal", "behavior", "instruction")
 
 
@@ -59,8 +60,8 @@ def levenshtein(a: str, b: str) -> int:
 def cer(read: str, drawn: str, strip_list: bool = False) -> float:
     """Character error rate of ``read`` against ``drawn`` (see the module docstring)."""
     hyp, ref = normalise(read), normalise(drawn)
-    if strip_list:
-        hyp = re.sub(r"(?:[0-9]+[.,:;]?)+$", "", hyp)
+    if strip_list:  # the empty list "1. 2. 3." (only those numbers: "by 40." stays)
+        hyp = _LIST_END.sub("", hyp)
     if not ref:
         return 0.0 if not hyp else 1.0
     return levenshtein(hyp, ref) / len(ref)
