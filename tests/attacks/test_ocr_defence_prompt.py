@@ -30,3 +30,10 @@ def test_defence_prompt_appends_adashield_s_and_keeps_the_images(tmp_path, run_c
     code, _, err = run_cli("attack", "defence-prompt", bench / "samples.jsonl", "-o", tmp_path / "x",
                            "--option", 'defence=" "')
     assert code == 2 and "defence text is empty" in err
+
+
+def test_the_defence_kinds_are_listed(run_cli):
+    code, out, _ = run_cli("attack", "--list")
+    assert code == 0
+    for kind in ("defence-prompt", "ocr-text", "world-typo"):
+        assert f"\n  {kind}" in out

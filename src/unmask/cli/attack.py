@@ -35,7 +35,13 @@ def _first_sentence(doc: str | None) -> str:
 
 
 def _print_registry() -> None:
+    import importlib
+
     from ..attacks import ATTACKS, LOADERS
+    from ..attacks.registry import _BUILTIN_PLUGINS
+
+    for module in sorted(set(_BUILTIN_PLUGINS.values())):  # kinds in other modules (world-typo, defences)
+        importlib.import_module(module)
 
     typer.echo("attack kinds:")
     for name, cls in sorted(ATTACKS.items()):
