@@ -2,7 +2,10 @@
 
 AdaShield (Wang et al., ECCV 2024) appends a defence prompt to the user's instruction ("your defense
 prompt P is appended to the user's instructions Q", its ``system_prompts.py``); the static variant,
-AdaShield-S, uses one fixed text for every request, :data:`ADASHIELD_S` (the paper's static prompt).
+AdaShield-S, uses one fixed text for every request, :data:`ADASHIELD_S`: the static prompt as the paper
+describes it, ending "execute the above instruction" because it follows the instruction. Not checked
+byte for byte: the official repository's code holds only the adaptive pool (AdaShield-A), and
+reimplementations differ in that last sentence ("the following instructions" where they prepend it).
 ``unmask attack defence-prompt BENCH/samples.jsonl -o BENCH-adashield`` copies every image of a
 benchmark folder as it is and appends the defence to each prompt after a line break (the separator is
 unmask's choice); ``--option defence="..."`` replaces the text, ``--prompt`` with ``{question}`` replaces
