@@ -65,6 +65,7 @@ def _register() -> None:
         demo,  # noqa: F401
         evaluate,  # noqa: F401
         model,  # noqa: F401
+        probe,  # noqa: F401
         run,  # noqa: F401
         utility,  # noqa: F401
         world,  # noqa: F401

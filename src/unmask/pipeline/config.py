@@ -119,7 +119,8 @@ class Experiment(_Strict):
     world: dict[str, int] = Field(default_factory=dict,
                                   description="sizes of the tiny world's exported data (n_train, n_curated)")
     bootstrap: int = 1000
-    jobs: int = Field(1, ge=1, description="stages run side by side (CPU runs; each gets its share of the cores)")
+    jobs: int = Field(1, ge=1, description="stages run side by side (each with the same torch thread count as one "
+                      "at a time, so results do not depend on jobs)")
     report: bool = True
     launch: LaunchSpec = Field(default_factory=LaunchSpec)
 
@@ -190,7 +191,9 @@ def _check_mix(exp: Experiment, br: Branch) -> None:
         return
     from ..mix import MixConfig
 
-    spec = br.mix.model_dump(exclude={"refusals", "curated", "use_refusal_source"})
+    spec = br.mix.model_dump(exclude={"refusals", "refusal", "curated", "use_refusal_source"})
+    if br.mix.refusal is not None:
+        spec["refusals"] = [br.mix.refusal]
     try:
         MixConfig(**spec)
     except ValidationError as exc:

@@ -142,8 +142,10 @@ def thumbnail(path: Path, size: int = THUMB) -> bytes | None:
     """A JPEG thumbnail of ``path`` (longest side ``size``), or None when it cannot be read as an image."""
     from PIL import Image, UnidentifiedImageError
 
+    from ..images import ImageTooLarge, pil_open
+
     try:
-        with Image.open(path) as im:
+        with pil_open(path) as im:
             im.load()
             if im.mode in ("RGBA", "LA", "P"):
                 im = im.convert("RGBA")
@@ -156,7 +158,7 @@ def thumbnail(path: Path, size: int = THUMB) -> bytes | None:
             buf = io.BytesIO()
             im.save(buf, format="JPEG", quality=80, optimize=True)
             return buf.getvalue()
-    except (OSError, UnidentifiedImageError, ValueError):
+    except (OSError, UnidentifiedImageError, ValueError, ImageTooLarge):
         return None
 
 
