@@ -96,3 +96,35 @@ def test_demo_summary_becomes_one_row_per_model(tmp_path):
             "keyword 1+abc | -3.52 / -9.30 |") in md
     assert "| mix-0.1 | 0.000 [0.000, 0.026] (144/144) | 0.153 [0.097, 0.215] (144/144) | " \
            "0.056 [0.021, 0.097] (140/144) | keyword 1+abc | +2.26 / -3.76 |" in md
+
+
+def test_plot_text_reads_at_10_pt_or_more(runs, tmp_path, monkeypatch):
+    """Every text on every plot is 10 pt or more at the figure's size, and the page shows each figure at
+    that size (drawn at 200 dpi, shown at 100 px per inch) within the 1150 px page width of a 1280 px window."""
+    import matplotlib.text
+
+    from unmask.report import plots
+
+    sizes: dict[str, list[tuple[str, float]]] = {}
+    png = plots._png
+
+    def spy(fig):
+        fig.canvas.draw()  # tick labels exist once drawn
+        title = fig.axes[0].get_title()
+        sizes[title] = [(t.get_text(), t.get_fontsize()) for t in fig.findobj(matplotlib.text.Text)
+                        if t.get_visible() and t.get_text().strip()]
+        return png(fig)
+
+    monkeypatch.setattr(plots, "_png", spy)
+    build_report(runs, tmp_path / "r.html")
+    assert len(sizes) == 4 and all(len(v) > 10 for v in sizes.values())
+    small = {title: [(t, s) for t, s in texts if s < 10] for title, texts in sizes.items()}
+    assert not any(small.values()), small
+    page = (tmp_path / "r.html").read_text()
+    for width, data in re.findall(r'<img alt="[^"]+" width=(\d+) src="data:image/png;base64,([^"]+)">', page)[:4]:
+        import io
+
+        from PIL import Image
+
+        px = Image.open(io.BytesIO(base64.b64decode(data))).width
+        assert abs(int(width) - px / 2) <= 1 and int(width) <= 1150  # 200 dpi, shown at 100 px per inch

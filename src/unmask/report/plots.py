@@ -22,6 +22,7 @@ _SERIES_EXCLUDE = {"fraction", "model", "seed"}  # these vary along one curve
 _STYLE = {"font.size": 11, "axes.titlesize": 13, "axes.labelsize": 12, "xtick.labelsize": 11,
           "ytick.labelsize": 11, "legend.fontsize": 11}
 _SMALL = 10  # annotations: the smallest text on a plot
+_MAX_W = 11.0  # inches: 1100 px on the page, within its 1150 px, so no figure is shrunk (nor its text)
 
 
 def _fig(w: float = 9.5, h: float = 5.0) -> tuple[Any, Any]:
@@ -151,7 +152,7 @@ def plot_before_after(entries: list[Entry]) -> bytes | None:
     groups, models, bars = before_after_bars(entries)
     if not bars:
         return None
-    fig, ax = _fig(max(9.5, 1.2 + 0.35 * len(groups) * len(models)), 5.0)
+    fig, ax = _fig(min(_MAX_W, max(9.5, 1.2 + 0.35 * len(groups) * len(models))), 5.0)
     width = 0.8 / len(models)
     for j, model in enumerate(models):
         xs, ys, errs = [], [], []
@@ -186,7 +187,7 @@ def plot_category_bars(entries: list[Entry], max_entries: int = 8) -> bytes | No
     if not shown:
         return None
     cats = sorted({c for e in shown for c in e.doc["by_category"]})
-    fig, ax = _fig(max(9.5, 0.6 * len(cats) * max(1, len(shown)) ** 0.5 + 3), 5.2)
+    fig, ax = _fig(min(_MAX_W, max(9.5, 0.6 * len(cats) * max(1, len(shown)) ** 0.5 + 3)), 5.2)
     width = 0.8 / len(shown)
     for j, e in enumerate(shown):
         xs, ys, errs = [], [], []

@@ -25,16 +25,28 @@ NOTE = ("ASR = complied / judged. Unjudged verdicts (failed or unreadable judge 
         "from every rate and counted beside it. Every number names the judge that produced it; "
         "intervals are 95% Wilson score intervals (the same rows show the same interval in every table).")
 
-# Plots are drawn at 200 dpi and shown at half their pixel size: one CSS pixel per point at 72 / 100,
-# so matplotlib's 11 pt text is about 11 pt on the page, and sharp on high-density screens.
-PLOT_DPI = 200
+# A figure is shown at 100 CSS px per inch of its size, whatever its dpi: matplotlib's 11 pt text then reads
+# at about 11 pt on the page. The report's plots are drawn at 200 dpi (sharp on high-density screens) and so
+# shown at half their pixel width.
 _CSS_PX_PER_INCH = 100
 
 
 def _png_width(png: bytes) -> int | None:
+    """The width at which to show ``png``: pixels x 100 / its dpi (PNG pHYs chunk); its pixel width without one."""
     if png[:8] != b"\x89PNG\r\n\x1a\n" or png[12:16] != b"IHDR":
         return None
-    return struct.unpack(">I", png[16:20])[0]
+    width = struct.unpack(">I", png[16:20])[0]
+    pos = 8
+    while pos + 8 <= len(png):
+        length, kind = struct.unpack(">I4s", png[pos:pos + 8])
+        if kind == b"pHYs" and length == 9:
+            ppm_x, _, unit = struct.unpack(">IIB", png[pos + 8:pos + 17])
+            if unit == 1 and ppm_x > 0:  # pixels per metre
+                return round(width * _CSS_PX_PER_INCH / (ppm_x * 0.0254))
+        if kind in (b"IDAT", b"IEND"):
+            break
+        pos += 12 + length
+    return width
 
 
 def _anchor(title: str) -> str:
@@ -94,7 +106,7 @@ def _html_plots(plots: list[tuple[str, bytes]]) -> list[str]:
     for caption, png in plots:
         data = base64.b64encode(png).decode("ascii")
         w = _png_width(png)
-        size = f" width={round(w * _CSS_PX_PER_INCH / PLOT_DPI)}" if w else ""
+        size = f" width={w}" if w else ""
         parts.append(f"<figure><img alt=\"{html.escape(caption)}\"{size} src=\"data:image/png;base64,{data}\">"
                      f"<figcaption>{html.escape(caption, quote=False)}</figcaption></figure>")
     return parts
