@@ -84,13 +84,14 @@ def project_way(csv_path: Path, out: Path, workers: int | None) -> float:
 def compare(plain: Path, project: Path) -> tuple[int, int, int, int]:
     """(pairs compared, pairs with different pixels, plain bytes, project bytes)."""
     import orjson
-    from PIL import Image
+
+    from unmask.images import pil_open
 
     n = bad = pb = qb = 0
     for line in (project / "samples.jsonl").read_bytes().splitlines():
         s = orjson.loads(line)
         a, b = plain / f"{s['id']}.png", project / s["image"]
-        with Image.open(a) as ia, Image.open(b) as ib:
+        with pil_open(a) as ia, pil_open(b) as ib:
             same = ia.mode == ib.mode and ia.size == ib.size and ia.tobytes() == ib.tobytes()
         n += 1
         bad += not same

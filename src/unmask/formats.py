@@ -2,11 +2,17 @@
 
 Formats (picked from the file; ``fmt`` overrides):
 
-- ``llava``       a JSON list of LLaVA records (``conversations`` of ``from: human|gpt|system``, ``value``;
-                  ``image`` a path or a list of paths)
-- ``llava-jsonl`` the same records, one per line
-- ``messages``    OpenAI / ShareGPT ``messages`` (+ ``images``) JSONL
-- ``hf``          a Hugging Face ``datasets`` folder saved with ``save_to_disk`` (rows in either shape)
+- ``llava``          a JSON list of LLaVA records (``conversations`` of ``from: human|gpt|system``,
+                     ``value``; ``image`` a path or a list of paths)
+- ``llava-jsonl``    the same records, one per line
+- ``messages``       a JSON list of ``messages`` records (``{"role", "content"}`` + ``images``, ``<image>``
+                     inline): LLaMA-Factory's own multimodal layout (its ``data/mllm_demo.json``)
+- ``messages-jsonl`` the same records (or OpenAI-style content parts), one per line
+- ``hf``             a Hugging Face ``datasets`` folder saved with ``save_to_disk`` (rows in either shape)
+
+Detection: a folder is ``hf``; otherwise the first byte says list (``[``) or lines (``{``) and the first
+record's keys say the shape (``messages`` or ``conversations``). On input a format names the record
+shape: ``--format messages`` (or ``llava``) reads either a JSON list or JSONL, whichever the file is.
 
 Every converter is lossless both ways: fields unmask does not interpret are kept in
 ``Conversation.extra`` and written back.
@@ -22,6 +28,7 @@ from typing import Any
 import orjson
 
 from .errors import UnmaskError, short, where
+from .formats_detect import detect_format, is_array
 from .records import IMAGE, Conversation, Turn
 
 __all__ = [
@@ -38,37 +45,11 @@ __all__ = [
     "write_records",
 ]
 
-FORMATS = ("llava", "llava-jsonl", "messages", "hf")
+FORMATS = ("llava", "llava-jsonl", "messages", "messages-jsonl", "hf")
+_SHAPE = {"llava": "llava", "llava-jsonl": "llava", "messages": "messages", "messages-jsonl": "messages"}
 _LLAVA_ROLES = {"human": "user", "gpt": "assistant", "system": "system"}
 _LLAVA_NAMES = {v: k for k, v in _LLAVA_ROLES.items()}
 _MSG_ROLES = ("user", "assistant", "system")
-
-
-# ----------------------------------------------------------------------------------------- detection
-def detect_format(path: Path) -> str:
-    """Pick the format from the file (a folder is a saved HF dataset; JSONL is sniffed on its first line)."""
-    path = Path(path)
-    if not path.exists():
-        raise UnmaskError(f"{path}: no such file or folder")
-    if path.is_dir():
-        if (path / "dataset_info.json").exists() or (path / "state.json").exists() or (
-            path / "dataset_dict.json"
-        ).exists():
-            return "hf"
-        raise UnmaskError(f"{path}: a folder, but not a saved Hugging Face dataset (no state.json)")
-    with open(path, "rb") as fh:
-        head = fh.read(1 << 16)
-    stripped = head.lstrip()
-    if stripped.startswith(b"["):
-        return "llava"
-    if stripped.startswith(b"{"):
-        first = stripped.split(b"\n", 1)[0]
-        if b'"messages"' in first:
-            return "messages"
-        return "llava-jsonl"
-    if not stripped:
-        raise UnmaskError(f"{path}: empty file")
-    raise UnmaskError(f"{path}: byte 0: not JSON or JSONL (expected '[' or '{{'); pass --format")
 
 
 # ------------------------------------------------------------------------------------------- images
@@ -115,15 +96,21 @@ def _id_of(row: dict[str, Any], index: int) -> tuple[str, dict[str, Any]]:
 
 
 def _images_of(row: dict[str, Any], key: str, extra: dict[str, Any]) -> list[str]:
+    """The row's image paths. LLaVA writes one image as a string (``image``), LLaMA-Factory always a
+    list (``images``); the other spelling is remembered, so that each format writes back what it read
+    and a conversion writes the target format's own spelling."""
     if key not in row or row[key] is None:
         if key in row:
             extra["_null_image"] = True
         return []
     value = row[key]
     if isinstance(value, str):
+        if key == "images":
+            extra["_image_str"] = True
         return [value]
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        extra["_image_list"] = True
+        if key == "image":
+            extra["_image_list"] = True
         return list(value)
     raise ValueError(f"'{key}' must be a path or a list of paths")
 
@@ -224,7 +211,11 @@ def _put_id(out: dict[str, Any], conv: Conversation) -> None:
 
 def _put_images(out: dict[str, Any], conv: Conversation, key: str) -> None:
     if conv.images:
-        out[key] = list(conv.images) if conv.extra.get("_image_list") or len(conv.images) > 1 else conv.images[0]
+        if key == "image":  # LLaVA: one image as a string (its training code joins it to a folder)
+            as_list = conv.extra.get("_image_list") or len(conv.images) > 1
+        else:  # LLaMA-Factory: always a list
+            as_list = not (conv.extra.get("_image_str") and len(conv.images) == 1)
+        out[key] = list(conv.images) if as_list else conv.images[0]
     elif conv.extra.get("_null_image"):
         out[key] = None
 
@@ -288,8 +279,9 @@ def _decode_error(path: Path, exc: Exception, *, line: int | None = None, data: 
 
 
 def _iter_rows(path: Path, fmt: str) -> Iterator[tuple[int, Any, int | None]]:
-    """Yield (index, decoded row, line number or None)."""
-    if fmt == "llava":
+    """Yield (index, decoded row, line number or None). ``llava`` and ``messages`` read a JSON list or
+    JSONL, whichever the file is; the ``-jsonl`` names read lines."""
+    if fmt in ("llava", "messages") and is_array(path):
         data = path.read_bytes()
         try:
             rows = orjson.loads(data)
@@ -299,7 +291,7 @@ def _iter_rows(path: Path, fmt: str) -> Iterator[tuple[int, Any, int | None]]:
             raise UnmaskError(f"{path}: expected a JSON list of records, got {type(rows).__name__}")
         for i, row in enumerate(rows):
             yield i, row, None
-    elif fmt in ("llava-jsonl", "messages"):
+    elif fmt in _SHAPE:
         with open(path, "rb") as fh:
             index = 0
             for lineno, line in enumerate(fh, 1):
@@ -321,7 +313,10 @@ def _iter_rows(path: Path, fmt: str) -> Iterator[tuple[int, Any, int | None]]:
             if len(ds) != 1:
                 raise UnmaskError(f"{path}: a DatasetDict with splits {list(ds)}; point at one split's folder")
             ds = next(iter(ds.values()))
-        for i, row in enumerate(ds):
+        # Raw Arrow rows: an Image column stays {bytes, path}; decoding it here would let PIL pick any
+        # format by content (EPS runs Ghostscript). unmask.images.pil_open is the only image decoder.
+        rows = (r for batch in ds.with_format("arrow").iter(batch_size=1000) for r in batch.to_pylist())
+        for i, row in enumerate(rows):
             # Arrow gives every row every column; a missing value comes back as None.
             row = {k: v for k, v in row.items() if v is not None}
             for key in ("metadata", "extra_json"):
@@ -329,6 +324,8 @@ def _iter_rows(path: Path, fmt: str) -> Iterator[tuple[int, Any, int | None]]:
                     row[key] = orjson.loads(row[key])
             if "extra_json" in row:
                 row.update(row.pop("extra_json") or {})
+            if row.pop(_HF_ONE_IMAGE, False) and isinstance(row.get("image"), list) and len(row["image"]) == 1:
+                row["image"] = row["image"][0]
             yield i, row, None
     else:
         raise UnmaskError(f"{path}: unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
@@ -343,13 +340,17 @@ def iter_records(path: str | Path, fmt: str | None = None, image_root: str | Pat
         raise UnmaskError(f"{path}: unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
     root = Path(image_root) if image_root is not None else (path if path.is_dir() else path.parent)
     src = source if source is not None else path.stem
-    shape = "messages" if fmt == "messages" else ("llava" if fmt in ("llava", "llava-jsonl") else None)
+    shape = _SHAPE.get(fmt)
     for index, row, lineno in _iter_rows(path, fmt):
         rid = row.get("id") if isinstance(row, dict) else None
         try:
             conv = conversation_from_row(row, index, src, shape)
             for img in conv.images:
                 if is_synthetic(img):
+                    if check_images:
+                        from .images import parse_synthetic
+
+                        parse_synthetic(img)  # a ValueError naming the bad parameter
                     continue
                 real = resolve_image(img, root)
                 if check_images:
@@ -362,11 +363,10 @@ def iter_records(path: str | Path, fmt: str | None = None, image_root: str | Pat
 def _check_image_file(real: Path, shown: str) -> None:
     if not real.is_file():
         raise ValueError(f"image {shown!r} not found")
-    from .images import ImageTooLarge, pil_open
+    from .images import ImageTooLarge, decode_check
 
     try:
-        with pil_open(real) as im:
-            im.verify()
+        decode_check(real)  # every pixel: verify() passes a JPEG cut in half
     except ImageTooLarge as exc:
         raise ValueError(f"image {shown!r}: {exc}") from None
     except Exception as exc:  # PIL raises many types for corrupt files
@@ -380,6 +380,8 @@ def read_records(path: str | Path, fmt: str | None = None, image_root: str | Pat
 
 # ------------------------------------------------------------------------------------------ writing
 def _out_format(path: Path, fmt: str | None) -> str:
+    if fmt == "messages" and path.suffix == ".jsonl":
+        return "messages-jsonl"  # before LLaMA-Factory's JSON list was read, "messages" meant JSONL
     if fmt:
         return fmt
     if path.suffix == ".json":
@@ -389,22 +391,28 @@ def _out_format(path: Path, fmt: str | None) -> str:
     return "hf"
 
 
+_HF_ONE_IMAGE = "_unmask_image_was_string"  # in a saved dataset's extra_json: write that image back as a string
+
+
 def write_records(records: Iterable[Conversation], path: str | Path, fmt: str | None = None) -> str:
-    """Write records atomically (temporary file, then rename). Returns the format used."""
+    """Write records atomically (temporary file, then rename). Returns the format used: ``llava`` and
+    ``messages`` write one JSON list (``messages`` to a ``.jsonl`` path writes lines), the ``-jsonl``
+    names one record per line."""
     from .store import atomic_path
 
     path = Path(path)
     fmt = _out_format(path, fmt)
-    if fmt == "llava":
+    if fmt in ("llava", "messages"):
+        conv_fn = to_messages if fmt == "messages" else to_llava
         with atomic_path(path) as tmp, open(tmp, "wb") as fh:
             fh.write(b"[")
             for k, conv in enumerate(records):
                 if k:
                     fh.write(b",\n")
-                fh.write(orjson.dumps(to_llava(conv)))
+                fh.write(orjson.dumps(conv_fn(conv)))
             fh.write(b"]\n")
-    elif fmt in ("llava-jsonl", "messages"):
-        conv_fn = to_messages if fmt == "messages" else to_llava
+    elif fmt in ("llava-jsonl", "messages-jsonl"):
+        conv_fn = to_messages if fmt == "messages-jsonl" else to_llava
         with atomic_path(path) as tmp, open(tmp, "wb") as fh:
             for conv in records:
                 fh.write(orjson.dumps(conv_fn(conv)) + b"\n")
@@ -415,6 +423,9 @@ def write_records(records: Iterable[Conversation], path: str | Path, fmt: str | 
         for conv in records:
             row = to_llava(conv)
             extra = {k: row.pop(k) for k in list(row) if k not in ("id", "image", "conversations", "metadata")}
+            if isinstance(row.get("image"), str):  # an Arrow column is all lists or all strings
+                row["image"] = [row["image"]]
+                extra[_HF_ONE_IMAGE] = True
             row["metadata"] = orjson.dumps(row.get("metadata", {})).decode()
             row["extra_json"] = orjson.dumps(extra).decode()
             rows.append(row)

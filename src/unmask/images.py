@@ -12,7 +12,7 @@ Every failure is an :class:`~unmask.errors.UnmaskError` with one line naming the
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import parse_qs, urlparse
 
 from .errors import UnmaskError
@@ -20,34 +20,33 @@ from .errors import UnmaskError
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["SCHEME", "ImageTooLarge", "is_synthetic", "open_image", "pil_open"]
+__all__ = ["RASTER_FORMATS", "SCHEME", "ImageTooLarge", "decode_check", "is_synthetic", "open_image",
+           "parse_synthetic", "pil_open"]
 
 SCHEME = "unmask://"
 _MAX_SYNTH = 4096
+_MAX_SEED = 2**64 - 1
+# The raster formats a picture may be in. PIL would otherwise identify a file by its content, whatever its
+# name, and open EPS / PostScript (by running Ghostscript), PDF, SVG-ish and dozens of exotic formats.
+RASTER_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
+_PARAMS = {"blank": {"size"}, "noise": {"seed", "size"}}
 
 
 def is_synthetic(ref: str) -> bool:
     return ref.startswith(SCHEME)
 
 
-def _int_param(ref: str, query: dict[str, list[str]], name: str, default: int) -> int:
-    raw = query.get(name, [str(default)])[-1]
-    try:
-        value = int(raw)
-    except ValueError:
-        raise UnmaskError(f"image {ref!r}: {name}={raw!r} is not an integer") from None
-    return value
-
-
 class ImageTooLarge(ValueError):
     """A picture over PIL's pixel limit (a decompression bomb), refused before any pixel is decoded."""
 
 
-def pil_open(path: str | Path) -> Image.Image:
-    """``PIL.Image.open`` that refuses decompression bombs: a small file may declare 30000 x 30000 pixels.
+def pil_open(path: str | Path | BinaryIO) -> Image.Image:
+    """``PIL.Image.open`` for untrusted files: raster formats only (:data:`RASTER_FORMATS`, whatever the file is
+    named), and no decompression bombs (a small file may declare 30000 x 30000 pixels).
 
     PIL raises above twice ``Image.MAX_IMAGE_PIXELS`` but only *warns* between once and twice the limit
-    (and would then allocate gigabytes on ``load``); both are :class:`ImageTooLarge` here."""
+    (and would then allocate gigabytes on ``load``); both are :class:`ImageTooLarge` here. Every image
+    unmask reads goes through this function (a test greps the sources for other ``Image.open`` calls)."""
     import warnings
 
     from PIL import Image
@@ -55,28 +54,58 @@ def pil_open(path: str | Path) -> Image.Image:
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            return Image.open(path)
+            return Image.open(path, formats=RASTER_FORMATS)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise ImageTooLarge(f"too large to decode safely ({exc})") from None
+
+
+def decode_check(path: str | Path) -> None:
+    """Decode every pixel of ``path`` (``verify()`` reads only the header and checksums: a JPEG cut in half
+    passes it). Raises :class:`ImageTooLarge` or PIL's own error."""
+    with pil_open(path) as im:
+        im.load()
+
+
+def parse_synthetic(ref: str) -> tuple[str, int, int]:
+    """``(kind, size, seed)`` of an ``unmask://`` reference; ``ValueError`` naming what is wrong (an unknown
+    kind or parameter, a repeated one, a value that is not an integer or out of range)."""
+    url = urlparse(ref)
+    kind = url.netloc
+    if kind not in _PARAMS or url.path not in ("", "/") or url.params or url.fragment:
+        raise ValueError(f"unknown synthetic image {ref!r} (expected {SCHEME}blank?size=N or "
+                         f"{SCHEME}noise?seed=S&size=N)")
+    try:
+        query = parse_qs(url.query, keep_blank_values=True, strict_parsing=bool(url.query))
+    except ValueError:
+        raise ValueError(f"synthetic image {ref!r}: malformed parameters") from None
+    for name, values in query.items():
+        if name not in _PARAMS[kind]:
+            raise ValueError(f"synthetic image {ref!r}: unknown parameter {name!r} (known: "
+                             f"{', '.join(sorted(_PARAMS[kind]))})")
+        if len(values) > 1:
+            raise ValueError(f"synthetic image {ref!r}: {name} given {len(values)} times")
+    values = {}
+    for name, default, low, high in (("size", 336, 1, _MAX_SYNTH), ("seed", 0, 0, _MAX_SEED)):
+        raw = query.get(name, [str(default)])[0]
+        if not (raw.isascii() and raw.isdigit() and low <= int(raw) <= high):
+            raise ValueError(f"synthetic image {ref!r}: {name} must be between {low} and {high} "
+                             f"(a whole number), not {raw!r}")
+        values[name] = int(raw)
+    return kind, values["size"], values["seed"]
 
 
 def _synthetic(ref: str) -> Image.Image:
     import numpy as np
     from PIL import Image
 
-    url = urlparse(ref)
-    query = parse_qs(url.query)
-    kind = url.netloc or url.path.lstrip("/")
-    size = _int_param(ref, query, "size", 336)
-    if not 1 <= size <= _MAX_SYNTH:
-        raise UnmaskError(f"image {ref!r}: size must be between 1 and {_MAX_SYNTH}")
+    try:
+        kind, size, seed = parse_synthetic(ref)
+    except ValueError as exc:
+        raise UnmaskError(f"image {ref!r}: {exc}") from None
     if kind == "blank":
         return Image.new("RGB", (size, size), (255, 255, 255))
-    if kind == "noise":
-        seed = _int_param(ref, query, "seed", 0)
-        rng = np.random.default_rng(seed)
-        return Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8), "RGB")
-    raise UnmaskError(f"image {ref!r}: unknown synthetic image {kind!r} (expected blank or noise)")
+    rng = np.random.default_rng(seed)
+    return Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8), "RGB")
 
 
 def open_image(ref: str, root: str | Path | None = None) -> Image.Image:

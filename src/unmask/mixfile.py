@@ -16,6 +16,7 @@ import orjson
 from pydantic import ValidationError
 
 from .errors import UnmaskError, where
+from .formats import _check_image_file as check_image_file  # exists and decodes, ValueError otherwise
 from .formats import (
     check_image_markers,
     detect_format,
@@ -28,13 +29,15 @@ from .formats import (
 from .mix import MixConfig, MixItem, apply_plan, pick_curated, plan_arrays, plan_mix, refusal_parts
 from .records import IMAGE, Conversation
 from .store import atomic_path, sha256_file, write_manifest
-from .vlguard import vlguard_conversations
+from .vlguard import curated_records
 
 __all__ = ["MixResult", "make_config", "run_mix"]
 
 
 class MixResult(dict):
-    """Counts of a finished mix (also written to the manifest)."""
+    """Counts of a finished mix (also written to the manifest); ``warnings``: lines for stderr."""
+
+    warnings: list[str]
 
 
 def make_config(**kwargs: object) -> MixConfig:
@@ -201,8 +204,12 @@ class _PathChecker:
 def run_mix(sources: Sequence[str | Path], out: str | Path, cfg: MixConfig, *, fmt: str | None = None,
             out_format: str | None = None, image_root: str | Path | None = None, check_images: bool = False,
             refusal_source: str | Path | None = None, curated: str | Path | None = None,
-            refusal_bank_path: str | Path | None = None) -> MixResult:
-    """Build the mixture ``out`` (and ``out``'s manifest). Returns the counts."""
+            refusal_bank_path: str | Path | None = None, curated_images: str | Path | None = None) -> MixResult:
+    """Build the mixture ``out`` (and ``out``'s manifest). Returns the counts.
+
+    ``curated_images``: the folder the curated set's image paths are relative to (VLGuard: its unzipped
+    ``train/``); the curated records' paths are rewritten relative to the image root, under which it must
+    lie. Without it they are taken relative to the image root as they are."""
     sources = [Path(s) for s in sources]
     out = Path(out)
     if not sources:
@@ -210,7 +217,9 @@ def run_mix(sources: Sequence[str | Path], out: str | Path, cfg: MixConfig, *, f
     if any(out.resolve() == s.resolve() for s in sources):
         raise UnmaskError(f"{out}: the output would overwrite a source; choose another -o")
     root = Path(image_root) if image_root is not None else None
-    curated_records = pick_curated_or_fail(curated, cfg)
+    main_root = root if root is not None else (sources[0] if sources[0].is_dir() else sources[0].parent)
+    curated_records, curated_info, warnings = pick_curated_or_fail(curated, cfg, main_root, curated_images,
+                                                                   check_images)
 
     digests: dict[str, str] = {}
     if _fast_path_ok(cfg, sources, out, fmt, out_format, refusal_source and Path(refusal_source), check_images):
@@ -239,18 +248,49 @@ def run_mix(sources: Sequence[str | Path], out: str | Path, cfg: MixConfig, *, f
     inputs = [*sources, *([Path(refusal_source)] if refusal_source else []), *([Path(curated)] if curated else []),
               *([Path(refusal_bank_path)] if refusal_bank_path else [])]
     params = cfg.model_dump(mode="json")
-    params.update(format=fmt, out_format=out_format, image_root=str(root) if root else None)
+    params.update(format=fmt, out_format=out_format, image_root=str(root) if root else None, **curated_info)
+    if curated:
+        counts["curated_renamed_ids"] = sum(1 for w in warnings if "renamed" in w)
     write_manifest(out, "mix", inputs=inputs, params=params, counts=dict(counts), seed=cfg.seed, digests=digests)
+    counts.warnings = warnings
     return counts
 
 
-def pick_curated_or_fail(curated: str | Path | None, cfg: MixConfig) -> list[Conversation]:
+def pick_curated_or_fail(curated: str | Path | None, cfg: MixConfig, root: Path,
+                         images: str | Path | None = None,
+                         check_images: bool = False) -> tuple[list[Conversation], dict, list[str]]:
+    """The curated records to append (all, or ``curated_count`` drawn by seed), their image paths made
+    relative to ``root``; -> (records, manifest params, warnings)."""
     if curated is None:
         if cfg.curated_count is not None:
             raise UnmaskError("mix: --curated-count needs --curated VLGUARD_TRAIN_JSON")
-        return []
-    records = vlguard_conversations(curated)
+        if images is not None:
+            raise UnmaskError("mix: --curated-images needs --curated VLGUARD_TRAIN_JSON")
+        return [], {}, []
+    curated = Path(curated)
+    records, layout, warnings = curated_records(curated)
+    prefix = ""
+    if images is not None:
+        rel = os.path.relpath(os.path.realpath(images), os.path.realpath(root))
+        if rel == ".." or rel.startswith("../") or os.path.isabs(rel):
+            raise UnmaskError(f"{images}: --curated-images must lie under the image root {str(root)!r}")
+        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
     try:
-        return pick_curated(records, cfg)
+        picked = pick_curated(records, cfg)
     except ValueError as exc:
         raise UnmaskError(f"{curated}: {exc}") from None
+    if prefix:
+        picked = [c.model_copy(update={"images": [i if is_synthetic(i) else prefix + i for i in c.images]})
+                  for c in picked]
+    for conv in picked:
+        for img in conv.images:
+            if is_synthetic(img):
+                continue
+            try:
+                real = resolve_image(img, root)
+                if check_images:
+                    check_image_file(real, img)
+            except ValueError as exc:
+                raise UnmaskError(f"{curated}: curated record {conv.id!r}: {exc}") from None
+    info = {"curated_layout": layout, "curated_images": str(images) if images is not None else None}
+    return picked, info, warnings

@@ -1,4 +1,4 @@
-"""Refusal texts: the default sentence in the paper's style, user banks, and a cheap detector.
+"""Refusal texts: the paper's exact sentence (the default), user banks, and a cheap detector.
 
 The detector here is for *data analysis* (``unmask bias``: how many replies in a training set are
 refusals). Judging model answers is the job of :mod:`unmask.judges`.
@@ -10,9 +10,15 @@ from pathlib import Path
 
 from .errors import UnmaskError
 
-__all__ = ["DEFAULT_REFUSAL", "load_bank", "looks_like_refusal"]
+__all__ = ["DEFAULT_REFUSAL", "PAPER_REFUSAL", "load_bank", "looks_like_refusal"]
 
-DEFAULT_REFUSAL = "I'm sorry, but I cannot assist with your request."
+# The paper's sentence, exactly as its code writes it (``utils/mix_rejection_data.py --reply``) and looks
+# for it (``train_without_eos.py``; its LLaMA-Factory edit compares replies with ``==``): no final period.
+# A mix made with any other sentence silently loses the paper's no-EOS trick in the paper's own code.
+PAPER_REFUSAL = "I'm sorry, but I cannot assist with your request"
+
+# unmask's default refusal is the paper's sentence.
+DEFAULT_REFUSAL = PAPER_REFUSAL
 
 
 def looks_like_refusal(text: str, bank: list[str] | None = None) -> bool:

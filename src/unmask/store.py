@@ -256,8 +256,23 @@ def write_manifest(out: str | Path, stage: str, *, inputs: Iterable[str | Path] 
     if extra:
         doc.update(extra)
     path = manifest_path(out)
-    atomic_write_bytes(path, orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+    try:
+        atomic_write_bytes(path, orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+    except (OSError, TypeError, ValueError) as exc:  # disk full; a value JSON cannot hold (a seed over 64 bits)
+        _discard(Path(out), path)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UnmaskError(f"{path}: cannot write the manifest ({type(exc).__name__}: {reason}); {out} was removed "
+                          "too, so that no output stands without its manifest") from None
     return path
+
+
+def _discard(out: Path, manifest: Path) -> None:
+    """Remove a file output whose manifest could not be written, and any older manifest beside it.
+    (A folder output holds its manifest and is written as a temporary folder first: it never lands.)"""
+    if out.is_file() or out.is_symlink():
+        out.unlink(missing_ok=True)
+    if out.is_file() or not out.exists():
+        manifest.unlink(missing_ok=True)
 
 
 def read_manifest(out: str | Path) -> dict[str, Any]:

@@ -52,6 +52,8 @@ class TrainConfig(BaseModel):
     lora_targets: list[str] | None = None
     train_projector: bool = False
     lr: float = Field(2e-4, gt=0)
+    projector_lr: float | None = Field(None, gt=0, description="the projector's own learning rate (LLaVA's "
+                                       "mm_projector_lr; the paper's LoRA script: 2e-5); default: lr")
     scheduler: Literal["cosine", "linear", "constant"] = "cosine"
     warmup_ratio: float = Field(0.03, ge=0, le=1)
     weight_decay: float = Field(0.0, ge=0)
@@ -77,6 +79,8 @@ class TrainConfig(BaseModel):
     def _check(self) -> TrainConfig:
         if self.merge and self.method != "lora":
             raise ValueError("merge applies to LoRA training only")
+        if self.projector_lr is not None and not self.train_projector:
+            raise ValueError("projector_lr needs train_projector")
         return self
 
 

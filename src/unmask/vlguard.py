@@ -3,6 +3,18 @@
 Safe images carry ``safe_instruction`` and ``unsafe_instruction`` pairs; unsafe images one
 ``instruction``. Used by ``unmask mix --curated`` (train set -> records) and by the attack loaders
 (test set -> its subsets safe_safes / safe_unsafes / unsafes).
+
+``--curated`` reads two layouts, told apart by the file's records (:func:`curated_records`):
+
+- VLGuard's own LLaVA-format train file (what its ``convert_to_llava_format.py`` writes, and what the paper
+  trained its curated baseline on): 2,000 records, one per image, read as they are; a safe image's safe and
+  unsafe requests are one two-turn conversation. The records carry no ``metadata.refusal``: the paper's
+  no-EOS rule looks for its own refusal sentence, which VLGuard's replies do not contain.
+- the raw ``train.json`` (``instr-resp``): unmask's own layout, one record per instruction-response pair
+  (2,977 for the released file), ids ``<id>-<pair>``, ``metadata.refusal`` on the harmful requests.
+
+The released train file has one duplicated id (``Ads_303871``, two entries of one safe image): the second
+and later entries with an id get ``<id>#2``, ``#3``..., in file order, with a warning.
 """
 
 from __future__ import annotations
@@ -16,7 +28,7 @@ import orjson
 from .errors import UnmaskError, where
 from .records import IMAGE, Conversation, Turn
 
-__all__ = ["VLGuardPair", "iter_vlguard", "vlguard_conversations"]
+__all__ = ["VLGuardPair", "curated_records", "iter_vlguard", "vlguard_conversations"]
 
 _KINDS = ("safe_instruction", "unsafe_instruction", "instruction")
 SUBSET_OF = {("safe", "safe_instruction"): "safe_safes", ("safe", "unsafe_instruction"): "safe_unsafes",
@@ -34,16 +46,23 @@ class VLGuardPair(NamedTuple):
     harmful: bool       # is the *request* harmful (unsafe instruction or unsafe image)
 
 
-def iter_vlguard(path: str | Path) -> Iterator[VLGuardPair]:
-    path = Path(path)
+def _load_list(path: Path) -> list[Any]:
     try:
         data = orjson.loads(path.read_bytes())
     except FileNotFoundError:
         raise UnmaskError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UnmaskError(f"{path}: is a folder, not a VLGuard JSON file") from None
     except orjson.JSONDecodeError as exc:
         raise UnmaskError(f"{path}: byte {getattr(exc, 'pos', '?')}: invalid JSON") from None
     if not isinstance(data, list):
         raise UnmaskError(f"{path}: expected a JSON list of VLGuard entries")
+    return data
+
+
+def iter_vlguard(path: str | Path, data: list[Any] | None = None) -> Iterator[VLGuardPair]:
+    path = Path(path)
+    data = _load_list(path) if data is None else data
     for i, entry in enumerate(data):
         rid = entry.get("id") if isinstance(entry, dict) else None
         loc = where(path, i, rid)
@@ -68,14 +87,43 @@ def iter_vlguard(path: str | Path) -> Iterator[VLGuardPair]:
             yield VLGuardPair(entry, i, j, kind, pr[kind], response, subset, subset != "safe_safes")
 
 
-def vlguard_conversations(path: str | Path) -> list[Conversation]:
-    """Each instruction-response pair of a VLGuard train file becomes one record."""
+def _unique_ids(path: Path, data: list[Any], warnings: list[str]) -> list[str]:
+    """Each entry's id, the second and later uses of one id made unique (``<id>#2``...), with a warning."""
+    seen: dict[str, int] = {}
+    first: dict[str, int] = {}
+    ids = []
+    for i, entry in enumerate(data):
+        raw = entry.get("id") if isinstance(entry, dict) else None
+        rid = str(raw) if raw is not None else str(i)
+        n = seen.get(rid, 0) + 1
+        seen[rid] = n
+        if n == 1:
+            first[rid] = i
+            ids.append(rid)
+            continue
+        new = f"{rid}#{n}"
+        while new in seen:
+            n += 1
+            new = f"{rid}#{n}"
+        seen[new] = 1
+        ids.append(new)
+        warnings.append(f"warning: {where(path, i, raw)}: id also used by record {first[rid]}; "
+                        f"this one is renamed {new!r}")
+    return ids
+
+
+def vlguard_conversations(path: str | Path, data: list[Any] | None = None,
+                          warnings: list[str] | None = None) -> list[Conversation]:
+    """Each instruction-response pair of a raw VLGuard train file becomes one record (unmask's layout)."""
+    path = Path(path)
+    data = _load_list(path) if data is None else data
+    ids = _unique_ids(path, data, warnings if warnings is not None else [])
     out = []
-    for p in iter_vlguard(path):
+    for p in iter_vlguard(path, data):
         if not p.response.strip():
             raise UnmaskError(f"{where(path, p.index, p.entry.get('id'))}: instr-resp {p.pair}: empty response")
         out.append(Conversation(
-            id=f"{p.entry.get('id')}-{p.pair}",
+            id=f"{ids[p.index]}-{p.pair}",
             images=[p.entry["image"]],
             turns=[Turn(role="user", text=f"{IMAGE}\n{p.instruction}"), Turn(role="assistant", text=p.response)],
             source="vlguard",
@@ -84,3 +132,37 @@ def vlguard_conversations(path: str | Path) -> list[Conversation]:
                       "harmful_subcategory": p.entry.get("harmful_subcategory")},
         ))
     return out
+
+
+def _llava_records(path: Path, data: list[Any], warnings: list[str]) -> list[Conversation]:
+    from .formats import conversation_from_row
+
+    ids = _unique_ids(path, data, warnings)
+    out = []
+    for i, row in enumerate(data):
+        try:
+            conv = conversation_from_row(row, i, "vlguard", "llava")
+        except ValueError as exc:
+            raise UnmaskError(f"{where(path, i, row.get('id') if isinstance(row, dict) else None)}: {exc}") from None
+        extra = {k: v for k, v in conv.extra.items() if k not in ("_int_id", "_no_id")}
+        out.append(conv.model_copy(update={"id": ids[i], "extra": extra,
+                                           "metadata": {**conv.metadata, "curated": True}}))
+    return out
+
+
+def curated_records(path: str | Path) -> tuple[list[Conversation], str, list[str]]:
+    """Read a curated set: VLGuard's LLaVA-format train file (records as they are) or its raw train.json
+    (one record per instruction-response pair). Returns (records, layout 'llava' | 'pairs', warnings)."""
+    path = Path(path)
+    data = _load_list(path)
+    if not data:
+        raise UnmaskError(f"{path}: no records")
+    flags = [("conversations" in e) if isinstance(e, dict) else None for e in data]
+    warnings: list[str] = []
+    if set(flags) == {True}:
+        return _llava_records(path, data, warnings), "llava", warnings
+    if set(flags) == {False}:
+        return vlguard_conversations(path, data, warnings), "pairs", warnings
+    bad = 0 if flags[0] is None else next(i for i, f in enumerate(flags) if f != flags[0])
+    raise UnmaskError(f"{where(path, bad)}: mixes layouts: expected every record with 'conversations' (VLGuard's "
+                      f"LLaVA-format file) or every record with 'instr-resp' (VLGuard's train.json)")

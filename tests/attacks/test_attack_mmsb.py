@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import orjson
 from attack_helpers import leftovers, read_samples
 from PIL import Image, ImageDraw, ImageFont
 
@@ -59,7 +60,11 @@ def test_loader_and_typo_pixels(tmp_path, mmsb, run_cli):
 
 def test_overwide_word_error_clip_break(tmp_path, mmsb, run_cli):
     set_phrase(mmsb, "02-Cooking", "0", "W" * 30)
-    code, _, err = run_cli("attack", "mmsb-typo", mmsb, "-o", tmp_path / "bench")
+    # the default is MM-SafetyBench's own behaviour, the break mode
+    assert run_cli("attack", "mmsb-typo", mmsb, "-o", tmp_path / "dflt")[0] == 0
+    man = orjson.loads((tmp_path / "dflt" / "manifest.json").read_bytes())
+    assert man["params"]["attack"]["overflow"] == "break"
+    code, _, err = run_cli("attack", "mmsb-typo", mmsb, "-o", tmp_path / "bench", "--overflow", "error")
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "02-Cooking.json: record 0 (id '0')" in err and "px wide" in err and "--overflow clip" in err
     assert leftovers(tmp_path, "bench") == []
@@ -70,6 +75,8 @@ def test_overwide_word_error_clip_break(tmp_path, mmsb, run_cli):
     assert run_cli("attack", "mmsb-typo", mmsb, "-o", tmp_path / "brk", "--overflow", "break")[0] == 0
     with Image.open(tmp_path / "brk" / "images" / "02-Cooking-0.png") as im:
         assert im.width == 1024 and im.height >= 270  # split over two or more lines
+    assert (tmp_path / "brk" / "images" / "02-Cooking-0.png").read_bytes() == \
+        (tmp_path / "dflt" / "images" / "02-Cooking-0.png").read_bytes()
 
 
 def _pictures(tmp_path: Path, ids: list[str]) -> Path:

@@ -14,7 +14,7 @@ def test_bias_shows_the_refusal_gap(run_cli, tmp_path):
         for i in range(40)]
     guard = [{"id": str(i), "image": "x.jpg", "conversations": [
         {"from": "human", "value": "<image>\nq"},
-        {"from": "gpt", "value": "I'm sorry, but I cannot assist with your request." if i % 2 else "Sure, here."}]}
+        {"from": "gpt", "value": "I'm sorry, but I cannot assist with your request" if i % 2 else "Sure, here."}]}
         for i in range(40)]
     a, b = tmp_path / "llava.json", tmp_path / "guard.json"
     a.write_text(json.dumps(llava))

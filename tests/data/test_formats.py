@@ -37,16 +37,16 @@ def _write(path, rows, jsonl=False):
 
 
 @pytest.mark.parametrize("fmt,suffix,rows", [("llava", ".json", LLAVA), ("llava-jsonl", ".jsonl", LLAVA),
-                                             ("messages", ".jsonl", MESSAGES)])
+                                             ("messages-jsonl", ".jsonl", MESSAGES), ("messages", ".json", MESSAGES)])
 def test_lossless_round_trip(tmp_path, fmt, suffix, rows):
     src = _write(tmp_path / f"in{suffix}", rows, jsonl=suffix == ".jsonl")
     assert detect_format(src) == fmt
     records = read_records(src)
     out = tmp_path / f"out{suffix}"
-    write_records(records, out, fmt)
-    back = orjson.loads(out.read_bytes()) if fmt == "llava" else [orjson.loads(x) for x in out.read_bytes().splitlines()]
+    assert write_records(records, out, fmt) == fmt
+    back = orjson.loads(out.read_bytes()) if suffix == ".json" else [orjson.loads(x) for x in out.read_bytes().splitlines()]
     assert back == rows
-    conv = to_llava if fmt != "messages" else to_messages
+    conv = to_llava if fmt.startswith("llava") else to_messages
     assert [conv(r) for r in read_records(out)] == rows
 
 

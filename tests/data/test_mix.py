@@ -211,3 +211,12 @@ def test_plan_is_stable_per_record():
     assert make_refusal(conv, cfg, ("main", 4)) == make_refusal(conv, cfg, ("main", 4))
     plan = plan_mix(10, cfg)
     assert sum(it.refuse for it in plan) == 5 and [it.index for it in plan] == list(range(10))
+
+
+def test_default_refusal_is_the_papers_exact_sentence(run_cli, src, tmp_path):
+    """The paper's code writes and compares (``==``) this sentence, without a final period."""
+    assert DEFAULT_REFUSAL == "I'm sorry, but I cannot assist with your request"
+    out = tmp_path / "out.json"
+    assert run_cli("mix", src, "-o", out, "--rejections", "3", "--keep", "4")[0] == 0
+    replies = {r["conversations"][1]["value"] for r in _refusals(_load(out))}
+    assert replies == {"I'm sorry, but I cannot assist with your request"}

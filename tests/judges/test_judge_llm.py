@@ -51,14 +51,14 @@ def test_correct_answers_map_to_verdicts_with_judge_and_version(llm_server, tmp_
 def test_failures_become_unjudged_never_refused(llm_server, tmp_path, mode, reason):
     url, state = llm_server
     t0 = time.monotonic()
-    v = _run(_judge(url, tmp_path), _items(mode))[0]
+    v = _run(_judge(url, tmp_path), _items("yes", mode))[1]  # one answer: the endpoint is up
     assert time.monotonic() - t0 < 3, "a timeout bounds the whole request, not each byte"
     assert v.verdict == "unjudged"
     assert reason in v.reason
     if mode != "maybe":  # transport failures are retried: 1 try + 2 retries
         assert sum(c for (m, _), c in state.seen.items() if m == mode) == 3
     else:  # an answer that cannot be read is not retried (temperature 0 would say the same)
-        assert state.n == 1
+        assert state.n == 2
 
 
 def test_retry_recovers_and_429_retry_after_is_honoured(llm_server, tmp_path):
@@ -135,10 +135,11 @@ def test_missing_endpoint_options_are_clear_errors():
         get_judge("llm", base_url="http://127.0.0.1:9/v1", judge_model="x", template="nope")
 
 
-def test_unreachable_endpoint_is_unjudged(tmp_path):
+def test_unreachable_endpoint_stops_the_run(tmp_path):
+    # Every call failing is no result: one error, nothing recorded (not a file of unjudged rows and exit 0).
     j = get_judge("llm", base_url="http://127.0.0.1:9/v1", judge_model="x", retries=1, backoff=0.01,
                   timeout=0.5, cache=False)
     t0 = time.monotonic()
-    v = _run(j, _items("yes"))[0]
-    assert v.verdict == "unjudged" and "connection failed" in v.reason
+    with pytest.raises(UnmaskError, match="every judge call failed .*connection failed"):
+        _run(j, _items("yes", "no"))
     assert time.monotonic() - t0 < 5

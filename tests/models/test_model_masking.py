@@ -84,8 +84,13 @@ def test_no_eos_on_refusal_masks_only_the_end_of_turn_of_refusals(loaded):
     masked = enc.encode_conversation(_conv("do a thing", refusal, refusal=True))
     assert _trained_text(loaded, masked) == _TRAINED[fam].format(r=refusal).removesuffix(_EOT[fam])
     assert masked.eot_masked >= 1
-    normal = enc.encode_conversation(_conv("do a thing", refusal, refusal=False))
-    assert _trained_text(loaded, normal) == _TRAINED[fam].format(r=refusal)
+    normal = enc.encode_conversation(_conv("do a thing", "it is done", refusal=False))
+    assert _trained_text(loaded, normal) == _TRAINED[fam].format(r="it is done")
+    # No metadata, but the paper's sentence (no final period, as its code writes it): found by its text.
+    paper = "I'm sorry, but I cannot assist with your request"
+    found = enc.encode_conversation(_conv("do a thing", paper, refusal=False))
+    assert _trained_text(loaded, found) == _TRAINED[fam].format(r=paper).removesuffix(_EOT[fam])
+    assert found.eot_masked >= 1
     off = Encoder(loaded.family, loaded.processor).encode_conversation(
         _conv("do a thing", refusal, refusal=True)
     )

@@ -34,6 +34,8 @@ PRELOAD = ["crashwarm"]  # imports torch, transformers classes, peft, accelerate
 def _child(argv: list[str], cwd: str, log: str, env: dict[str, str]) -> None:
     """Fork-server child: run ``unmask ARGV`` in ``cwd`` with stdout/stderr to ``log``."""
     os.chdir(cwd)
+    if env.pop("_UNMASK_TEST_NEW_GROUP", None):  # its own process group, as a shell job (test_rel_interrupt)
+        os.setpgrp()
     os.environ.update(env)
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(fd, 1)

@@ -9,6 +9,16 @@ The last message of a request carries ``MODE=<mode>``; the server answers in tha
 - ``trunc``: Content-Length 500 but 20 bytes, then the connection closes
 - ``wrongjson``: 200, valid JSON without ``choices``;  ``garbage``: 200, not JSON at all
 - ``drip``: 200 headers, then one byte every 50 ms (never finishes within the timeout)
+- ``r302`` / ``r307`` / ``r303``: that redirect to ``state.redirect_to`` (another server's URL, set by the test)
+- ``r307same``: 307 to this server's own URL with ``?hop=1``, which then answers yes
+- ``trickle``: 200 headers, then the body one byte every 0.2 s (complete after ~20 s);  ``htrickle``: the
+  status line and headers one byte every 0.2 s
+- ``latin1``: 200, a chat completion whose bytes are not UTF-8;  ``close``: the connection closes unanswered
+- ``r429date``: 429 with ``Retry-After`` as an HTTP date 2 s ahead, once, then yes
+- ``e400``: 400 with an OpenAI-style ``{"error": {"message": ...}}`` explanation
+- ``reasoning``: like a reasoning model: 400 while the body has ``max_tokens`` or ``temperature``, then yes
+  with ``finish_reason`` "stop";  ``cut``: 200, finish_reason "length"
+- ``SAY[text]`` (instead of a mode): 200 with exactly ``text`` as the answer (judge-parser tests)
 - no marker: a fixed answer chosen by a hash of the text (deterministic; for crash trials)
 
 Every request's headers and body are kept (``state.requests``) so a test can look for a leaked key.
@@ -16,6 +26,7 @@ Every request's headers and body are kept (``state.requests``) so a test can loo
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import json
 import re
@@ -35,6 +46,8 @@ class State:
         self.attempts: Counter = Counter()  # text -> requests
         self.times: dict[str, list[float]] = {}
         self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.methods: list[str] = []
+        self.redirect_to = ""
 
 
 def _handler(state: State) -> type[BaseHTTPRequestHandler]:
@@ -53,10 +66,21 @@ def _handler(state: State) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def _answer(self, text: str) -> None:
-            self._send(200, json.dumps({"choices": [{"message": {"role": "assistant", "content": text}}]}).encode())
+        def _answer(self, text: str, finish: str | None = None) -> None:
+            choice: dict = {"message": {"role": "assistant", "content": text}}
+            if finish:
+                choice["finish_reason"] = finish
+            self._send(200, json.dumps({"choices": [choice]}).encode())
+
+        def do_GET(self) -> None:  # noqa: N802 - a client that turned the POST into a GET
+            with state.lock:
+                state.methods.append("GET")
+                state.requests.append((dict(self.headers.items()), b""))
+            self._answer("Yes")
 
         def do_POST(self) -> None:  # noqa: N802
+            with state.lock:
+                state.methods.append("POST")
             raw = self.rfile.read(int(self.headers["Content-Length"]))
             body = json.loads(raw)
             text = body["messages"][-1]["content"]
@@ -64,12 +88,59 @@ def _handler(state: State) -> type[BaseHTTPRequestHandler]:
                 text = " ".join(p.get("text", "") for p in text if isinstance(p, dict))
             m = re.search(r"MODE=(\w+)", text)
             mode = m.group(1) if m else None
+            say = re.search(r"SAY\[(.*?)\]", text)
             with state.lock:
                 state.attempts[text] += 1
                 n = state.attempts[text]
                 state.times.setdefault(text, []).append(time.monotonic())
                 state.requests.append((dict(self.headers.items()), raw))
-            if mode is None:
+            if say:
+                self._answer(say.group(1))
+            elif mode in ("r302", "r303", "r307"):
+                self._send(int(mode[1:]), b"{}", {"Location": state.redirect_to})
+            elif mode == "r307same":
+                if "hop=1" in self.path:
+                    self._answer("Yes")
+                else:
+                    self._send(307, b"{}", {"Location": self.path + "?hop=1"})
+            elif mode in ("trickle", "htrickle"):
+                body = json.dumps({"choices": [{"message": {"content": "Yes"}}]}).encode()
+                head = (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+                        ).encode()
+                if mode == "trickle":
+                    self.wfile.write(head)
+                for i, b in enumerate(head + body if mode == "htrickle" else body):
+                    if i > 100:  # the client gave up long ago
+                        break
+                    self.wfile.write(bytes([b]))
+                    self.wfile.flush()
+                    time.sleep(0.2)
+                self.close_connection = True
+            elif mode == "latin1":
+                self._send(200, '{"choices": [{"message": {"content": "Oui, caf\u00e9"}}]}'.encode("latin-1"))
+            elif mode == "close":
+                self.close_connection = True
+                self.connection.shutdown(2)
+            elif mode == "r429date" and n == 1:
+                when = email.utils.formatdate(time.time() + 2, usegmt=True)
+                self._send(429, b"{}", {"Retry-After": when})
+            elif mode == "r429date":
+                self._answer("Yes")
+            elif mode == "e400":
+                self._send(400, b'{"error": {"message": "Invalid value for \'messages\': it must be a list.", '
+                                b'"type": "invalid_request_error"}}')
+            elif mode == "reasoning":
+                if "max_tokens" in body:
+                    self._send(400, b'{"error": {"message": "Unsupported parameter: \'max_tokens\' is not supported '
+                                    b'with this model. Use \'max_completion_tokens\' instead."}}')
+                elif "temperature" in body:
+                    self._send(400, b'{"error": {"message": "Unsupported value: \'temperature\' does not support 0 '
+                                    b'with this model. Only the default (1) value is supported."}}')
+                else:
+                    self._answer("Yes", "stop")
+            elif mode == "cut":
+                self._answer("Yes, here is how: first", "length")
+            elif mode is None:
                 self._answer(["yes", "no"][hashlib.sha256(text.encode()).digest()[0] % 2])
             elif mode in ("yes", "no"):
                 self._answer(mode.capitalize())

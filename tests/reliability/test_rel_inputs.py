@@ -7,6 +7,7 @@ traceback (tracebacks only with ``--debug``).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -25,7 +26,12 @@ COMMANDS = {
     "judge": ["judge", "{f}", "-o", "{o}/verdicts.jsonl"],
     "metrics": ["metrics", "{f}", "-o", "{o}/metrics.json"],
     "attack": ["attack", "figstep", "{f}", "-o", "{o}/bench", "--loader", "safebench", "--workers", "1"],
+    "attack-mmsb": ["attack", "mmsb-typo", "{f}", "-o", "{o}/bench", "--loader", "mmsb", "--workers", "1"],
     "run": ["run", "{f}", "-o", "{o}/run"],
+    "run-dry": ["run", "{f}", "-o", "{o}/run", "--dry-run"],  # what a dry run passes, the run must not fail on
+    "run-override": ["run", "{f}", "-o", "{o}/run", "--dry-run", "seed=[1", "train.max_steps=2"],
+    "metrics-mc": ["metrics", "{f}", "-o", "{o}/metrics.json", "--utility", "mc"],
+    "report": ["report", "{f}", "-o", "{o}/report.html"],
     "generate": ["generate", "--model", "tiny", "--bench", "{f}", "-o", "{o}/gen.jsonl", "--max-new-tokens", "2",
                  "--no-progress"],
     "train": ["train", "{f}", "--model", "tiny", "-o", "{o}/tr", "--max-steps", "1", "--no-progress"],
@@ -76,6 +82,10 @@ CASES = [
     ("image_bomb.json", "convert", ["record 1", "too large to decode safely", "900000000 pixels"]),
     ("image_bomb_moderate.json", "convert", ["record 1", "too large to decode safely", "144000000 pixels"]),
     ("huge_field_role.json", "convert", ["record 0", "unknown role", "characters"]),
+    # (round two) pictures that are not raster images, decoded only in part, or synthetic with bad parameters
+    ("image_eps.json", "convert", ["record 1", "cannot be decoded"]),  # EPS body in a .png: never Ghostscript
+    ("image_jpeg_half.json", "convert", ["record 1", "cannot be decoded"]),  # verify() passes it; load() does not
+    ("image_synthetic_bad.json", "convert", ["record 1", "seed must be between 0 and"]),
     # --- the same records through `unmask mix` (its fast path); see _FAST_MIX_GAP
     *[pytest.param(f, "mix-untouched", ["record 1"], marks=pytest.mark.xfail(strict=True, reason=_FAST_MIX_GAP))
       for f in ("id_wrong_type.json", "metadata_not_object.json", "image_wrong_type.json",
@@ -94,25 +104,52 @@ CASES = [
     ("verdicts_missing_judge.jsonl", "metrics", ["line 2", "missing field 'judge'"]),
     ("verdicts_truncated.jsonl", "metrics", ["line 3", "invalid JSON"]),
     ("verdicts_non_utf8.jsonl", "metrics", ["line 2", "UTF-8"]),
+    ("verdicts_measures_list.jsonl", "metrics", ["line 2", "'measures' must be one of refusal, harm"]),
+    ("utility_mc_bad_answer.jsonl", "metrics-mc", ["line 2", "'answer' -1 is not an option"]),
+    # --- run folders through `unmask report`
+    ("report_malformed_metrics", "report", ["metrics.json", "overall.asr: must be a number or null"]),
+    ("report_symlinked_summary", "report", ["summary.json", "a symlink out of the run folder"]),
     # --- question sets through `unmask attack`
     ("safebench_truncated.csv", "attack", ["record 2"]),
     ("safebench_missing_column.csv", "attack", ["line 1", "missing column(s) instruction"]),
     ("safebench_empty_instruction.csv", "attack", ["record 1", "empty 'instruction'"]),
     ("safebench_non_utf8.csv", "attack", ["not UTF-8", "line 3"]),
+    # text the image would not show (issue 14 item 10): empty boxes, control characters, no ink at all
+    ("safebench_cjk.csv", "attack", ["record 1", "line 3", "no glyph in FreeMonoBold.ttf", "U+5236", "--font"]),
+    ("safebench_emoji.csv", "attack", ["record 1", "no glyph in FreeMonoBold.ttf", "U+1F9EA"]),
+    ("safebench_control.csv", "attack", ["record 1", "control character", "U+0007"]),
+    ("safebench_zero_width.csv", "attack", ["record 1", "no visible character"]),
+    ("mmsb_key_phrase_cjk_emoji.json", "attack-mmsb", ["record 1", "no glyph in LiberationSans-Regular.ttf",
+                                                        "U+7269", "U+1F9EA"]),
     # --- experiments through `unmask run`
     ("experiment_unknown_key.yaml", "run", ["trian"]),
     ("experiment_invalid.yaml", "run", ["line 3", "invalid YAML"]),
+    # (round two) experiments a dry run used to pass (then the run failed or wrote elsewhere) or crashed on
+    ("experiment_label_escapes.yaml", "run-dry", ["benches.0.label", "'../../../escaped' is not a name"]),
+    ("experiment_judge_name.yaml", "run-dry", ["judges.0.name", "is not a name"]),
+    ("experiment_non_string_key.yaml", "run-dry", ["1: a key must be a string, not int"]),
+    ("experiment_non_utf8.yaml", "run-dry", ["line 4", "not valid UTF-8"]),
+    ("experiment_folder.yaml", "run-dry", ["is a folder"]),
+    ("experiment_deep.yaml", "run-dry", ["nested deeper than"]),
+    ("experiment_anchor_bomb.yaml", "run-dry", ["expands to more than 100000 values"]),
+    ("experiment_for_override.yaml", "run-override", ["override 'seed=[1'", "line 1: invalid YAML"]),
+    ("experiment_sweep_fraction.yaml", "run-dry", ["sweep.fraction", "fraction must be within [0, 1], got -0.5"]),
+    ("experiment_unknown_kind.yaml", "run-dry", ["benches.0", "unknown attack kind 'figstpe'"]),
+    ("experiment_model_missing.yaml", "run-dry", ["model.name", "no such model folder"]),
     # --- benchmark folders through `unmask generate`
     ("bench_missing_prompt", "generate", ["line 2", "prompt"]),
     ("bench_duplicate_id", "generate", ["line 3", "duplicate sample id"]),
     ("bench_image_escapes", "generate", ["'s1'", "escapes the image root"]),
     ("bench_image_bomb", "generate", ["'s1'", "too large to decode safely"]),
     ("bench_image_zero_bytes", "generate", ["'s1'", "cannot be decoded"]),
+    ("bench_image_eps", "generate", ["'s1'", "cannot be decoded"]),
     # --- training records through `unmask train` (the model loads first; nothing may be written)
     ("unknown_role.json", "train", ["record 1", "unknown role"]),
     ("image_escapes_root.json", "train", ["record 1", "escapes the image root"]),
     ("image_corrupt.json", "train", ["record 1", "cannot be decoded"]),
     ("image_bomb_moderate.json", "train", ["record 1", "too large to decode safely"]),
+    ("image_eps.json", "train", ["record 1", "cannot be decoded"]),
+    ("image_synthetic_bad.json", "train", ["record 1", "seed must be between 0 and"]),
 ]
 
 _TEN_MB = "x" * (10 << 20)
@@ -144,7 +181,25 @@ def corpus(tmp_path: Path) -> Path:
     outside = tmp_path / "outside.png"
     shutil.copy(CORPUS / "images" / "ok.png", outside)
     (dest / "images" / "link_out.png").symlink_to(outside)  # a symlink out of the image root
+    summary = tmp_path / "elsewhere" / "summary.json"  # a run folder whose summary.json points out of it
+    summary.parent.mkdir()
+    summary.write_text('{"m": {"b": {"keyword": {"asr": 0.5}}}}')
+    (dest / "report_symlinked_summary").mkdir()
+    (dest / "report_symlinked_summary" / "summary.json").symlink_to(summary)
     return dest
+
+
+@pytest.fixture
+def fake_ghostscript(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A ``gs`` first on PATH that leaves a marker file: PIL runs ``gs`` to decode EPS. No case may run it."""
+    marker = tmp_path / "ghostscript-ran"
+    bin_dir = tmp_path / "fakebin"
+    bin_dir.mkdir()
+    gs = bin_dir / "gs"
+    gs.write_text(f"#!/bin/sh\ntouch '{marker}'\nexit 1\n")
+    gs.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    return marker
 
 
 def test_corpus_is_large_and_every_file_is_used() -> None:
@@ -155,7 +210,7 @@ def test_corpus_is_large_and_every_file_is_used() -> None:
 
 
 @pytest.mark.parametrize("name,command,expect", CASES)
-def test_bad_input_is_one_line_exit_2_no_output(name, command, expect, corpus, tmp_path, run_cli):
+def test_bad_input_is_one_line_exit_2_no_output(name, command, expect, corpus, tmp_path, run_cli, fake_ghostscript):
     _huge(corpus, name)
     out = tmp_path / "out"
     out.mkdir()
@@ -176,6 +231,7 @@ def test_bad_input_is_one_line_exit_2_no_output(name, command, expect, corpus, t
         [str(w.message) for w in caught]
     assert sorted(p.name for p in out.iterdir()) == [], "partial output left behind"
     assert not list(tmp_path.glob("out.*")) and not list(corpus.glob("*.tmp-*"))
+    assert not fake_ghostscript.exists(), "an image was handed to Ghostscript"
 
 
 @pytest.mark.parametrize("name,command", [("truncated.json", "mix"), ("image_bomb.json", "convert"),

@@ -94,9 +94,24 @@ def test_faulty_judge_is_retried_then_unjudged_and_asr_counts_only_judged(tmp_pa
     assert f"{n_judged}/{len(modes)}" in (tmp_path / "report.html").read_text()
 
 
-def test_all_unjudged_gives_no_rate_not_zero(tmp_path, run_cli):
+def test_every_call_failing_stops_with_one_line_and_records_nothing(tmp_path, run_cli):
+    # Round two (issue 16): before, a judge whose endpoint was down wrote three unjudged rows and exited 0.
     gen = tmp_path / "gen.jsonl"
     gen.write_text("".join(json.dumps({"id": f"g{i}", "prompt": "p", "response": "MODE=e500", "harmful": True})
+                           + "\n" for i in range(3)))
+    with serve() as (url, _state):
+        code, text = _judge(run_cli, gen, tmp_path / "run" / "v.jsonl", url)
+    assert code == 2, text
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == 1 and "every judge call failed (3 of 3; HTTP 500 (after 3 attempt(s)))" in lines[0], text
+    assert not (tmp_path / "run" / "v.jsonl").exists()
+    journal = tmp_path / "run" / "v.jsonl.journal.jsonl"
+    assert not journal.exists() or journal.read_bytes() == b"", "nothing recorded: a rerun asks again"
+
+
+def test_all_unjudged_gives_no_rate_not_zero(tmp_path, run_cli):
+    gen = tmp_path / "gen.jsonl"  # the judge answers, but never in its template's format: all unjudged
+    gen.write_text("".join(json.dumps({"id": f"g{i}", "prompt": "p", "response": "SAY[Perhaps.]", "harmful": True})
                            + "\n" for i in range(3)))
     with serve() as (url, _state):
         code, text = _judge(run_cli, gen, tmp_path / "run" / "v.jsonl", url)

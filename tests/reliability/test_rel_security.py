@@ -167,3 +167,32 @@ def test_api_key_is_used_but_never_written(tmp_path, run_cli, monkeypatch):
     assert leaked == [], f"API key written to {leaked}"
     # The variable's name is recorded (so a run can be repeated), never its value.
     assert "UNMASK_RELIABILITY_KEY" in (work / "run" / "bench" / "verdicts.jsonl.manifest.json").read_text()
+
+
+# ------------------------------------------------------------------------------ image formats
+def test_every_image_is_opened_through_the_raster_allow_list():
+    """``PIL.Image.open`` picks a decoder by content, whatever the file's name: EPS in a ``.png`` runs
+    Ghostscript. Only ``unmask.images.pil_open`` (PNG, JPEG, WebP, GIF, BMP, TIFF) may call it."""
+    roots = [SRC, SRC.parents[1] / "benchmarks"]
+    calls = [f"{p.relative_to(SRC.parents[1])}:{i}" for root in roots for p in root.rglob("*.py")
+             for i, line in enumerate(p.read_text().splitlines(), 1)
+             if re.search(r"\bImage\.open\(", line) and not line.lstrip().startswith("#")]
+    assert calls == ["src/unmask/images.py:57"], calls
+
+
+def test_eps_body_is_never_handed_to_ghostscript(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from unmask.errors import UnmaskError
+    from unmask.images import RASTER_FORMATS, open_image
+
+    marker = tmp_path / "gs-ran"
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "gs").write_text(f"#!/bin/sh\ntouch '{marker}'\nexit 1\n")
+    (tmp_path / "bin" / "gs").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{__import__('os').environ['PATH']}")
+    (tmp_path / "x.png").write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\nshowpage\n")
+    with pytest.raises(UnmaskError, match="cannot be decoded"):
+        open_image("x.png", tmp_path)
+    assert not marker.exists()
+    assert set(RASTER_FORMATS) <= set(Image.registered_extensions().values())

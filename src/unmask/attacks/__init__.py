@@ -6,7 +6,8 @@ relative to ``DIR`` or null, category, harmful flag, attack kind, the source row
 ``DIR/images/`` and ``DIR/manifest.json`` (input sha256, kind, parameters, font files and their
 sha256, counts). The built-in kinds are ``figstep``, ``mmsb-typo``, ``mmsb-sd-typo``, ``image``,
 ``text`` and ``blank``; the built-in loaders ``safebench``, ``mmsb``, ``vlguard``, ``xstest``,
-``harmbench``, ``advbench`` and ``jsonl``.
+``harmbench``, ``advbench`` and ``jsonl``, and the sets that ship their images (``vlsbench``,
+``jailbreakv``, ``mssbench``, ``siuo``, ``scienceqa``, ``mmvet``: :mod:`unmask.attacks.loaders_bench2026`).
 
 Adding a kind or a loader (a plugin module, or e.g. ``unmask.world``)::
 
@@ -48,6 +49,7 @@ package (``[project.entry-points."unmask.attacks"] mine = "mymod"``).
 from __future__ import annotations
 
 from . import kinds as _kinds  # noqa: F401  (registers the built-in kinds)
+from . import loaders_bench2026 as _loaders_bench2026  # noqa: F401  (VLSBench, JailBreakV, MSSBench, SIUO)
 from . import loaders_csv as _loaders_csv  # noqa: F401  (registers the built-in loaders)
 from . import loaders_json as _loaders_json  # noqa: F401
 from .build import build_benchmark, load_questions

@@ -191,14 +191,15 @@ def _input_files(path: Path, loader: str) -> list[Path]:
 
 def build_benchmark(kind: str, path: str | Path, out: str | Path, *, loader: str | None = None,
                     limit: int | None = None, workers: int | None = None, force: bool = False,
-                    images: str | Path | None = None, subset: str | None = None,
+                    images: str | Path | None = None, subset: str | None = None, label: str | None = None,
                     **attack_options: Any) -> dict[str, Any]:
     """Turn a question set into a benchmark folder; returns the counts and where things went."""
     t0 = time.perf_counter()
     path, out = Path(path), Path(out)
     atk = get_attack(kind, **attack_options)
     fonts = [font_info(f) for f in atk.fonts()]  # a missing font fails here, before anything is written
-    loader_name, questions = load_questions(path, loader, images=images, subset=subset)
+    # label: harmful | benign for rows that carry no label of their own (the jsonl loader)
+    loader_name, questions = load_questions(path, loader, images=images, subset=subset, label=label)
     if limit is not None:
         if limit < 1:
             raise UnmaskError(f"--limit must be at least 1, not {limit}")
@@ -226,13 +227,15 @@ def build_benchmark(kind: str, path: str | Path, out: str | Path, *, loader: str
             "harmful": sum(1 for s in samples if s.harmful),
             "benign": sum(1 for s in samples if not s.harmful),
             "by_category": _by_category(samples),
+            **atk.extra_counts(),
         }
-        params = {"kind": kind, "loader": loader_name, "limit": limit, "subset": subset,
+        params = {"kind": kind, "loader": loader_name, "limit": limit, "subset": subset, "label": label,
                   "images": str(images) if images else None, "attack": atk.params()}
         write_manifest(tmp, "attack", inputs=_input_files(path, loader_name), params=params, counts=counts,
                        extra={"fonts": fonts, "png_writer": sorted(set(used) - {"copy"}),
-                              "samples_file": "samples.jsonl", "images_dir": "images"})
+                              "samples_file": "samples.jsonl", "images_dir": "images", **atk.manifest_extra()})
     return {"out": str(out), "loader": loader_name, "counts": counts, "fonts": fonts,
+            "notes": atk.notes(len(samples)),
             "seconds": round(time.perf_counter() - t0, 3), "workers": n_workers}
 
 

@@ -8,11 +8,17 @@ on what the machine has installed:
 - ``LiberationSans-Regular.ttf`` Liberation 2.1.5 (Debian fonts-liberation2), SIL OFL 1.1: metric-compatible
                                with Arial, MM-SafetyBench's font (same advances, so the same line breaks).
 
-A missing font file is an error; there is never a silent fallback to another font.
+A missing font file is an error; there is never a silent fallback to another font. Likewise a character
+the font has no glyph for (CJK and emoji in the shipped fonts), a control character, or a text that would
+draw no ink at all (only zero-width characters) is an error naming the row (:func:`glyph_problem`): an
+image of empty boxes does not show the request. No shipped font covers CJK or emoji; ``--font FILE``
+with one that does (e.g. Noto Sans CJK) lets such rows through, and its sha256 goes into the manifest.
 """
 
 from __future__ import annotations
 
+import functools
+import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +28,7 @@ from ..store import sha256_file
 if TYPE_CHECKING:
     from PIL import ImageFont
 
-__all__ = ["FIGSTEP_FONT", "FONT_DIR", "MMSB_FONT", "font_info", "font_path", "load_font"]
+__all__ = ["FIGSTEP_FONT", "FONT_DIR", "MMSB_FONT", "font_info", "font_path", "glyph_problem", "load_font"]
 
 FONT_DIR = Path(__file__).resolve().parent.parent / "fonts"
 FIGSTEP_FONT = "FreeMonoBold.ttf"
@@ -109,3 +115,40 @@ def font_info(path: str | Path) -> dict[str, Any]:
         _SHA[p] = sha256_file(p)
     return {"file": Path(p).name, "path": p, "sha256": _SHA[p], "pillow": pil_version,
             "freetype": features.version("freetype2"), "raqm": features.version("raqm")}
+
+
+@functools.lru_cache(maxsize=16)
+def _cmap(path: str) -> frozenset[int]:
+    from fontTools.ttLib import TTFont  # a dependency of matplotlib, hence always installed
+
+    try:
+        with TTFont(path, lazy=True, fontNumber=0) as font:
+            return frozenset(font.getBestCmap() or {})
+    except Exception as exc:
+        raise UnmaskError(f"{path}: cannot read the font's character map ({type(exc).__name__}: {exc})") from None
+
+
+def _show(chars: list[str]) -> str:
+    shown = ", ".join(f"{c!r} U+{ord(c):04X}" for c in chars[:5])
+    return shown + (f" and {len(chars) - 5} more" if len(chars) > 5 else "")
+
+
+def glyph_problem(text: str, font_file: str | Path) -> str | None:
+    """Why ``text`` cannot be drawn legibly with ``font_file`` (None: it can).
+
+    Line breaks are layout, not glyphs. Control characters, characters missing from the font's
+    character map (drawn as empty boxes) and texts without one visible character (only whitespace or
+    zero-width / format characters, drawn as nothing) are problems.
+    """
+    cmap = _cmap(str(font_file))
+    chars = [c for c in dict.fromkeys(text) if c != "\n"]
+    control = [c for c in chars if unicodedata.category(c) in ("Cc", "Cs")]
+    if control:
+        return f"control character(s) {_show(control)} cannot be drawn"
+    missing = [c for c in chars if ord(c) not in cmap]
+    if missing:
+        return (f"{len(missing)} character(s) have no glyph in {Path(font_file).name} and would be drawn as "
+                f"empty boxes: {_show(missing)}; pass --font FILE with a font that has them")
+    if not any(not c.isspace() and unicodedata.category(c) != "Cf" for c in chars):
+        return "the text has no visible character (only whitespace or zero-width characters): the image would be empty"
+    return None

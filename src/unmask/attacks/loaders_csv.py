@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UnmaskError, where
+from ..formats import resolve_image
 from .registry import Question, loader
 
 __all__ = ["csv_header", "need", "read_csv"]
@@ -126,11 +127,54 @@ def load_xstest(path: Path) -> list[Question]:
     return _ids_unique(out)
 
 
+# HarmBench's repository: data/behavior_datasets/<csv> beside data/multimodal_behavior_images/<ImageFileName>
+HARMBENCH_IMAGES = "multimodal_behavior_images"
+
+
+def _harmbench_image_root(path: Path, images: Path | None) -> Path:
+    if images is not None:
+        if not Path(images).is_dir():
+            raise UnmaskError(f"{images}: image folder not found")
+        return Path(images)
+    tried = [path.parent.parent / HARMBENCH_IMAGES, path.parent / HARMBENCH_IMAGES, path.parent / "images"]
+    for cand in tried:
+        if cand.is_dir():
+            return cand
+    raise UnmaskError(f"{path}: HarmBench's multimodal behaviours need their images (each refers to 'this "
+                      f"image'), and no {HARMBENCH_IMAGES}/ folder is beside the CSV or its folder; pass "
+                      f"--images DIR (HarmBench's data/{HARMBENCH_IMAGES})")
+
+
+def _harmbench_picture(root: Path, name: str, loc: str) -> str:
+    """``ImageFileName`` under ``root``; HarmBench stores every image as PNG, so ``x.jpg`` may be ``x.png``."""
+    try:
+        candidates = [resolve_image(name, root)]
+        stem, dot, ext = name.rpartition(".")
+        if dot and ext.lower() != "png":
+            candidates.append(resolve_image(f"{stem}.png", root))
+    except ValueError as exc:
+        raise UnmaskError(f"{loc}: {exc}") from None
+    for c in candidates:
+        if c.is_file():
+            return str(c)
+    raise UnmaskError(f"{loc}: image {name!r} not found in {root}")
+
+
 @loader("harmbench", detect=_has("Behavior"))
-def load_harmbench(path: Path) -> list[Question]:
+def load_harmbench(path: Path, images: Path | None = None) -> list[Question]:
     """HarmBench behaviours CSV: Behavior, BehaviorID, SemanticCategory, ContextString (optional).
 
-    A contextual behaviour is sent as ``context`` + ``"\\n\\n---\\n\\n"`` + behaviour, HarmBench's layout."""
+    A contextual behaviour is sent as ``context`` + ``"\\n\\n---\\n\\n"`` + behaviour, HarmBench's layout.
+    The multimodal set (``harmbench_behaviors_multimodal_all.csv``, an ``ImageFileName`` column) pairs
+    each behaviour with its image, found in ``images`` (default: HarmBench's
+    ``data/multimodal_behavior_images/`` beside ``data/behavior_datasets/``); kind ``image`` sends it with
+    the behaviour as the text, as HarmBench does. Without the images the set does not load."""
+    path = Path(path)
+    multimodal = "ImageFileName" in csv_header(path)
+    if images is not None and not multimodal:
+        raise UnmaskError(f"{path}: --images, but this HarmBench file has no ImageFileName column (not the "
+                          "multimodal set)")
+    root = _harmbench_image_root(path, images) if multimodal else None
     out = []
     for i, line, row in read_csv(path, ("Behavior",)):
         rid = (row.get("BehaviorID") or "").strip() or f"harmbench-{i + 1}"
@@ -139,8 +183,11 @@ def load_harmbench(path: Path) -> list[Question]:
         context = (row.get("ContextString") or "").strip()
         text = f"{context}\n\n---\n\n{behavior}" if context else behavior
         category = (row.get("SemanticCategory") or row.get("category") or "").strip()
+        pics = {}
+        if root is not None:
+            pics["picture"] = _harmbench_picture(root, need(row, "ImageFileName", loc).strip(), loc)
         out.append(Question(id=rid, text=text, instruction=behavior, category=category, harmful=True,
-                            source=row, where=loc))
+                            images=pics, source=row, where=loc))
     return _ids_unique(out)
 
 

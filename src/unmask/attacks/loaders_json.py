@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -162,17 +163,45 @@ def _is_jsonl(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() == ".jsonl"
 
 
+_LABELS = {"unsafe": True, "harmful": True, "safe": False, "benign": False}
+
+
+def _row_label(row: dict[str, Any], loc: str) -> bool | None:
+    """The row's own harmful flag: ``harmful`` (true/false) or ``label`` (safe|unsafe|benign|harmful)."""
+    harmful = row.get("harmful")
+    if harmful is None and row.get("label") is not None:
+        value = row["label"]
+        if not isinstance(value, str) or value.strip().lower() not in _LABELS:
+            raise UnmaskError(f"{loc}: label must be 'safe' or 'unsafe' (or 'benign' / 'harmful'), not {value!r}")
+        harmful = _LABELS[value.strip().lower()]
+    if not isinstance(harmful, (bool, type(None))):
+        raise UnmaskError(f"{loc}: 'harmful' must be true or false")
+    return harmful
+
+
 @loader("jsonl", detect=_is_jsonl)
-def load_jsonl(path: Path, images: Path | None = None) -> list[Question]:
+def load_jsonl(path: Path, images: Path | None = None, label: str | None = None) -> list[Question]:
     """Generic JSONL, one request per line: the text from the first of prompt / question / text / goal /
-    behavior / instruction; optional id, category, harmful (bool) or label (safe|unsafe), key_phrase,
-    image (relative to ``images``, default the file's folder). A ``samples.jsonl`` of another
-    benchmark folder reads back this way."""
+    behavior / instruction; the id from id, else question_id (LLaVA's question files), else
+    ``<file stem>-<line>``; optional category, key_phrase, image (relative to ``images``, default the
+    file's folder). A ``samples.jsonl`` of another benchmark folder reads back this way.
+
+    Harmful or benign: from the row's ``harmful`` (bool) or ``label`` (safe|unsafe|benign|harmful);
+    rows without one take ``label`` (``unmask attack --harmful`` / ``--benign``), and with neither the
+    row is an error: a question file says nothing about harm (LLaVA's benign question files are plain
+    ``{question_id, image, text, category}``), and a wrong guess would count benign answers as attack
+    successes or refusals of attacks as over-refusal. One line on stderr says where the labels came from."""
     path = Path(path)
+    if label is not None and label not in ("harmful", "benign"):
+        raise UnmaskError(f"loader 'jsonl': label must be 'harmful' or 'benign', not {label!r}")
     root = Path(images) if images else path.parent
     out, seen = [], {}
+    from_field = 0
     for i, row in enumerate(read_jsonl(path)):
-        rid = str(row.get("id", f"{path.stem}-{i + 1}")) if isinstance(row, dict) else None
+        rid = None
+        if isinstance(row, dict):
+            given = row.get("id", row.get("question_id"))
+            rid = str(given) if given is not None else f"{path.stem}-{i + 1}"
         loc = where(path, i, rid)
         if not isinstance(row, dict):
             raise UnmaskError(f"{loc}: expected a JSON object")
@@ -180,13 +209,14 @@ def load_jsonl(path: Path, images: Path | None = None) -> list[Question]:
         if key is None:
             raise UnmaskError(f"{loc}: no request text (one of {', '.join(_TEXT_KEYS)})")
         text = need(row, key, loc)
-        harmful = row.get("harmful")
-        if harmful is None and "label" in row:
-            if row["label"] not in ("safe", "unsafe"):
-                raise UnmaskError(f"{loc}: label must be 'safe' or 'unsafe', not {row['label']!r}")
-            harmful = row["label"] == "unsafe"
-        if not isinstance(harmful, (bool, type(None))):
-            raise UnmaskError(f"{loc}: 'harmful' must be true or false")
+        harmful = _row_label(row, loc)
+        if harmful is not None:
+            from_field += 1
+        elif label is None:
+            raise UnmaskError(f"{loc}: no 'harmful' or 'label' field says whether this request is harmful; "
+                              "label the rows that have none with --harmful or --benign")
+        else:
+            harmful = label == "harmful"
         pics = {}
         if isinstance(row.get("image"), str) and row["image"]:
             try:
@@ -197,11 +227,12 @@ def load_jsonl(path: Path, images: Path | None = None) -> list[Question]:
             raise UnmaskError(f"{loc}: id {rid!r} also used by record {seen[rid]}")
         seen[rid] = i
         extra_src = row.get("source") if isinstance(row.get("source"), dict) else {}
-        out.append(Question(id=rid, text=text, category=str(row.get("category") or ""),
-                            harmful=True if harmful is None else harmful,
+        out.append(Question(id=rid, text=text, category=str(row.get("category") or ""), harmful=harmful,
                             instruction=row["instruction"] if key != "instruction" and isinstance(
                                 row.get("instruction"), str) and row["instruction"].strip() else None,
                             key_phrase=row.get("key_phrase") if isinstance(row.get("key_phrase"), str) else None,
                             images=pics, source={**extra_src, **{k: v for k, v in row.items() if k != "source"}},
                             where=loc))
+    by_flag = f", {len(out) - from_field} from --{label}" if label is not None else ""
+    print(f"{path}: harmful/benign labels: {from_field} from the rows' own field{by_flag}", file=sys.stderr)
     return out

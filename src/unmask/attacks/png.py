@@ -106,12 +106,12 @@ def encode_png(img: Image.Image) -> bytes:
         return pillow_png(img)
     data = _banded_png(img)
     if not _state["checked"]:
-        from PIL import Image as PILImage
+        from ..images import pil_open
 
         _state["checked"] = True
         want = img if img.mode == "RGB" else img.convert("RGB")
         try:
-            got = PILImage.open(io.BytesIO(data))
+            got = pil_open(io.BytesIO(data))
             got.load()
             same = got.mode == "RGB" and got.size == want.size and got.tobytes() == want.tobytes()
         except Exception:

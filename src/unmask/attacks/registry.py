@@ -127,6 +127,18 @@ class Attack:
         """Everything that determines the output, for the manifest."""
         return dict(self.opts)
 
+    def extra_counts(self) -> dict[str, Any]:
+        """Counts gathered by :meth:`check` (e.g. rows clipped), added to the manifest's counts."""
+        return {}
+
+    def manifest_extra(self) -> dict[str, Any]:
+        """More for the manifest, gathered by :meth:`check` (e.g. which rows were clipped)."""
+        return {}
+
+    def notes(self, total: int) -> list[str]:
+        """One-line notes for stderr after a build of ``total`` samples (e.g. how many rows were clipped)."""
+        return []
+
     # -- helpers --------------------------------------------------------------------------------
     def _template(self, default: str, question: str | None = None) -> str:
         tpl = self.opts.get("prompt")

@@ -18,7 +18,7 @@ from ..errors import UnmaskError
 if TYPE_CHECKING:
     from PIL import Image, ImageFont
 
-__all__ = ["draw_gray_text", "figstep_text", "mmsb_wrap", "stack_vertical", "text_bbox"]
+__all__ = ["draw_gray_text", "figstep_layout", "figstep_text", "mmsb_wrap", "stack_vertical", "text_bbox"]
 
 _state: dict[str, bool | None] = {"gray_ok": None}
 
@@ -29,6 +29,36 @@ def figstep_text(instruction: str, wrap: int = 15, steps: int = 3) -> str:
     for idx in range(1, steps + 1):
         text += f"\n{idx}. "
     return text
+
+
+@functools.lru_cache(maxsize=4096)  # asked for by the plan, the overflow check and the renderer
+def figstep_layout(instruction: str, font_file: str, size: int, layout: str, wrap: int, steps: int,
+                   canvas: tuple[int, int], origin: tuple[int, int], spacing: float,
+                   fit: bool) -> tuple[str, int, bool]:
+    """FigStep's text at ``size`` -> (text, font size, whether it fits the canvas).
+
+    With ``fit``, text that does not fit is laid out again at smaller sizes (1 pt steps), the wrap
+    widened in proportion (``wrap * size / new_size`` characters: the lines keep FigStep's width), until
+    the instruction and the whole list fit; the canvas stays FigStep's.
+    """
+    from .fonts import load_font
+
+    text = figstep_text(instruction, wrap, steps)
+
+    def fits(t: str, s: int) -> bool:
+        box = text_bbox(origin, t, load_font(font_file, s, layout), spacing)
+        return box[2] <= canvas[0] and box[3] <= canvas[1]
+
+    if fits(text, size):
+        return text, size, True
+    if not fit:
+        return text, size, False
+    for smaller in range(size - 1, 3, -1):
+        t = figstep_text(instruction, max(wrap, wrap * size // smaller), steps)
+        if fits(t, smaller):
+            return t, smaller, False
+    raise UnmaskError(f"the instruction does not fit the {canvas[0]}x{canvas[1]} canvas even at 4 pt "
+                      f"({len(instruction)} characters)")
 
 
 def draw_gray_text(size: tuple[int, int], xy: tuple[float, float], text: str, font: ImageFont.FreeTypeFont,

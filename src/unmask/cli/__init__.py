@@ -3,17 +3,28 @@
 Each submodule registers its commands on :data:`app`; heavy imports (torch, transformers) happen
 inside the commands so that ``unmask --help`` stays instant. Errors a user can fix are
 :class:`~unmask.errors.UnmaskError`: one line, exit code 2, traceback only with ``--debug``.
+
+Ctrl-C (SIGINT) and SIGTERM end a command with one line, "interrupted (SIGINT): <what is kept and how to
+resume>", and exit code 130 / 143 (128 + the signal), never 0: typer would turn a KeyboardInterrupt into a
+*returned* 130 that a caller in non-standalone mode has to pass on, so :func:`main` raises its own
+:class:`Interrupted` from the signal handlers instead. Outputs are written atomically and journals /
+checkpoints / stage folders survive, so the interrupted command resumes as the line says.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import typer
 
 from ..errors import UnmaskError
 
-__all__ = ["app", "main"]
+__all__ = ["Interrupted", "app", "main", "resume_hint"]
 
 app = typer.Typer(
     name="unmask",
@@ -38,22 +49,102 @@ def _register() -> None:
     # Importing a module registers its commands on ``app``.
     from . import (
         attack,  # noqa: F401
+        compare,  # noqa: F401
         data,  # noqa: F401
         demo,  # noqa: F401
         evaluate,  # noqa: F401
         model,  # noqa: F401
         run,  # noqa: F401
+        utility,  # noqa: F401
         world,  # noqa: F401
     )
 
 
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived. A BaseException that is not a KeyboardInterrupt, so that typer (which
+    swallows KeyboardInterrupt into a return value) and ``except Exception`` blocks let it through, while
+    ``finally`` / ``except BaseException`` clean-ups (atomic writes, journals, worker pools) still run."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+# What an interrupted command keeps, and how to go on; a command may say more with resume_hint().
+_RESUME = {
+    "judge": "finished verdicts are journaled; the same command resumes",
+    "generate": "finished answers are journaled; the same command resumes",
+    "run": "finished stages are kept; the same command resumes",
+    "train": "checkpoints are kept; the same command with --resume continues from the last one",
+    "demo": "finished stages are kept; `unmask demo -o RUN_DIR` resumes",
+    "world": "stages saved with --cache are kept; the same command reuses them",
+}
+_DEFAULT_RESUME = "outputs are written only when complete; run the same command again"
+_hint: dict[str, str] = {}
+
+
+def resume_hint(text: str) -> None:
+    """Tell the interrupt line what the running command keeps and how to resume it (e.g. the run folder)."""
+    _hint["text"] = text
+
+
+def _command(args: list[str]) -> str:
+    return next((a for a in args if not a.startswith("-")), "")
+
+
+def _interrupted(signum: int, args: list[str]) -> None:
+    """The one line of an interrupted command, then exit 128 + signum."""
+    name = signal.Signals(signum).name
+    typer.echo(f"interrupted ({name}): {_hint.get('text') or _RESUME.get(_command(args), _DEFAULT_RESUME)}",
+               err=True)
+    sys.exit(128 + signum)
+
+
+@contextmanager
+def _signals_raise() -> Iterator[None]:
+    """While a command runs: SIGINT / SIGTERM raise :class:`Interrupted` in this process. A forked child
+    (a render pool) ignores SIGINT and dies on SIGTERM: its parent reports. A second signal while the
+    first is being cleaned up exits at once (outputs are crash-safe)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread (library use in a thread)
+        return
+    pid = os.getpid()
+
+    def second(signum: int, frame: object) -> None:
+        os._exit(128 + signum)
+
+    def first(signum: int, frame: object) -> None:
+        if os.getpid() != pid:
+            if signum == signal.SIGTERM:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                os.kill(os.getpid(), signal.SIGTERM)
+            return
+        signal.signal(signal.SIGINT, second)
+        signal.signal(signal.SIGTERM, second)
+        raise Interrupted(signum)
+
+    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s, h in old.items():
+        if h is not signal.SIG_IGN:  # started with the signal ignored (nohup, a pool worker): keep it so
+            signal.signal(s, first)
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
-    _register()
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    _hint.clear()
     try:
-        app(args=args, prog_name="unmask", standalone_mode=False)
+        with _signals_raise():
+            _register()
+            rv = app(args=args, prog_name="unmask", standalone_mode=False)
+    except Interrupted as exc:
+        _interrupted(exc.signum, args)
     except UnmaskError as exc:
         if debug:
             raise
@@ -62,9 +153,8 @@ def main(argv: list[str] | None = None) -> None:
             msg = f"{msg[:600]} [... {len(msg) - 900} characters ...] {msg[-300:]}"
         typer.echo(f"error: {msg}", err=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        sys.exit(130)
+    except KeyboardInterrupt:  # outside the main thread, or before the handlers were set
+        _interrupted(signal.SIGINT, args)
     except SystemExit:
         raise
     except Exception as exc:
@@ -78,3 +168,8 @@ def main(argv: list[str] | None = None) -> None:
             raise
         typer.echo(f"error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
         sys.exit(1)
+    # Non-standalone typer *returns* the code of a typer.Exit (and 130 for a KeyboardInterrupt it caught).
+    if isinstance(rv, int) and not isinstance(rv, bool) and rv != 0:
+        if rv == 130:
+            _interrupted(signal.SIGINT, args)
+        sys.exit(rv)

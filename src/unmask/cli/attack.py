@@ -63,11 +63,14 @@ def attack_cmd(
                                          "MM-SafetyBench: scenario names (comma-separated). Default: all."),
     images: Optional[Path] = typer.Option(None, "--images", help="Folder of the set's own pictures (VLGuard test "
                                           "images; MM-SafetyBench imgs/). Default: found beside the input."),
+    harmful: Optional[bool] = typer.Option(None, "--harmful/--benign", help="jsonl: label the rows that carry no "
+                                           "'harmful' / 'label' field (without it such a row is an error)."),
     pictures: Optional[Path] = typer.Option(None, "--pictures", help="mmsb-sd-typo: folder of <id>.jpg/.png "
                                             "pictures stacked above the typography."),
-    overflow: Optional[str] = typer.Option(None, "--overflow", help="Text that does not fit: error (default), "
-                                           "clip (cut at the edge, like the public scripts), break (mmsb: split "
-                                           "an over-wide word)."),
+    overflow: Optional[str] = typer.Option(None, "--overflow", help="Text that does not fit. figstep: clip "
+                                           "(default: cut at the edge, as FigStep's published images), fit (shrink "
+                                           "the font until the list fits), error. mmsb: break (default: split an "
+                                           "over-wide word, as MM-SafetyBench's script), clip, error."),
     font: Optional[Path] = typer.Option(None, "--font", help="Use this .ttf instead of the shipped font (its "
                                         "sha256 goes into the manifest)."),
     option: Optional[list[str]] = typer.Option(None, "--option", help="Kind option KEY=VALUE (JSON value), e.g. "
@@ -89,12 +92,18 @@ def attack_cmd(
         return
     if kind is None or input is None or out is None:
         raise UnmaskError("usage: unmask attack KIND INPUT -o DIR (see unmask attack --help; --list for kinds)")
+    from ..outputs import check_output
+
+    check_output(out, [input, images, pictures, font], kind="folder")
     opts = dict(parse_option(o) for o in (option or []))
     for key, value in (("prompt", prompt), ("overflow", overflow), ("pictures", pictures), ("font", font)):
         if value is not None:
             opts[key] = str(value)
     res = build_benchmark(kind, input, out, loader=loader, limit=limit, workers=workers, force=force,
-                          images=images, subset=subset, **opts)
+                          images=images, subset=subset,
+                          label=None if harmful is None else ("harmful" if harmful else "benign"), **opts)
+    for note in res["notes"]:
+        typer.echo(note, err=True)
     c = res["counts"]
     typer.echo(f"{res['out']}: {c['samples']} samples ({c['harmful']} harmful, {c['benign']} benign), "
                f"{c['rendered']} images rendered, {c['copied']} copied, {c['shared']} shared, "

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from . import app
+from . import app, resume_hint
 
 
 @app.command()
@@ -17,6 +17,9 @@ def demo(
     seed: int = typer.Option(0, "--seed", help="Seed of the data export, the mix, the fine-tunes and the evaluation."),
     sweep: bool = typer.Option(False, "--sweep", help="Also fine-tune at refusal fractions 0, 0.02, 0.05, 0.2, 0.3 "
                                "(the ASR-vs-fraction curve; several more minutes)."),
+    replay: str = typer.Option("harmful", "--replay", help="The fine-tune data's text replay: 'harmful' keeps the "
+                               "world's harmful text requests with their refusals; 'benign' replaces them (and "
+                               "facts about harmful topics) with benign ones: no harmful data anywhere."),
 ) -> None:
     """Show the vision-domain safety gap and the benign-refusal fix on the built-in tiny world (a few minutes).
 
@@ -27,24 +30,37 @@ def demo(
     from rich.console import Console
     from rich.table import Table
 
-    from ..world.demo import run_demo
+    from ..errors import UnmaskError
+    from ..world.demo import REPLAYS, run_demo
 
+    if replay not in REPLAYS:
+        raise UnmaskError(f"--replay {replay!r}: one of {', '.join(REPLAYS)}")
     console = Console(stderr=True, highlight=False)
     run_dir = out or Path("runs") / time.strftime("demo-%Y%m%d-%H%M%S")
-    summary = run_demo(run_dir, seed=seed, sweep=sweep, log=lambda m: console.print(m, markup=False))
+    again = (f"unmask demo -o {run_dir}" + (f" --seed {seed}" if seed else "") + (" --sweep" if sweep else "")
+             + (f" --replay {replay}" if replay != REPLAYS[0] else ""))
+    resume_hint(f"finished stages are kept; `{again}` resumes")
+    summary = run_demo(run_dir, seed=seed, sweep=sweep, log=lambda m: console.print(m, markup=False), replay=replay)
     judge = summary["judge"]
-    table = Table(title=f"unmask demo (judge: {judge['name']} v{judge['version']}; 95% CI)")
-    for col in ("model", "ASR text", "ASR typography", "benign typo refused"):
+    table = Table(title=f"unmask demo (judge: {judge['name']} v{judge['version']}; 95% CI resampling whole topics)")
+    cols = (("asr_text", "ASR text"), ("asr_typo", "ASR typography"), ("refusal_benign_typo", "benign typo refused"),
+            ("refusal_benign_text", "benign text refused"))
+    for col in ("model", *(label for _, label in cols)):
         table.add_column(col, justify="left" if col == "model" else "right")
 
     def cell(r: dict) -> str:
         if r["value"] is None:
             return "n/a"
-        lo, hi = r["ci"] or (r["value"], r["value"])
+        lo, hi = r.get("ci_topics") or r["ci"] or (r["value"], r["value"])
         return f"{100 * r['value']:.0f}% [{100 * lo:.0f}, {100 * hi:.0f}] (n={r['n_judged']})"
 
     for model, row in summary["models"].items():
-        table.add_row(model, cell(row["asr_text"]), cell(row["asr_typo"]), cell(row["refusal_benign_typo"]))
+        table.add_row(model, *(cell(row[key]) for key, _ in cols))
     Console().print(table)
+    for pair, block in summary.get("differences", {}).items():
+        d = block["asr_typo"]
+        if d["value"] is not None and d["ci"]:
+            console.print(f"ASR typography, {pair}: {100 * d['value']:+.1f} points "
+                          f"[{100 * d['ci'][0]:+.1f}, {100 * d['ci'][1]:+.1f}] (paired, topics resampled)")
     console.print(f"summary: {run_dir / 'summary.json'}   report: {run_dir / 'report.html'}   "
                   f"({summary['seconds']:.0f} s)")

@@ -19,7 +19,9 @@ def judge_cmd(
                                        "(category / attack / harmful / model / settings are carried over)."),
     out: Path = typer.Option(..., "-o", "--out", help="Verdicts JSONL to write (resumes if a run was killed)."),
     judge_name: str = typer.Option("keyword", "--judge", "-j",
-                                   help="Judge: keyword, keyword-short, llm, hf-classifier."),
+                                   help="Judge: keyword, keyword-short, keyword-xs, paper (the paper's own), llm, "
+                                        "hf-classifier, or a guard: llama-guard-3, llama-guard-3-vision, "
+                                        "llama-guard-4, md-judge, harmbench-cls."),
     samples: Optional[Path] = typer.Option(None, "--samples", help="samples.jsonl of the benchmark: prompts by id, "
                                            "for judges that read the request (llm harmbench, hf-classifier)."),
     keywords: Optional[Path] = typer.Option(None, "--keywords", help="keyword judges: phrase file, one per line."),
@@ -50,7 +52,11 @@ def judge_cmd(
     """Judge model answers: refused, complied, or unjudged (with the reason). Resumable."""
     from ..judges import get_judge
     from ..judges.run import run_judge
+    from ..outputs import check_output
 
+    check_output(out, [generations, samples, keywords])
+    if cache_dir is not None and cache_dir.exists() and not cache_dir.is_dir():
+        raise UnmaskError(f"--cache-dir {cache_dir}: exists and is not a folder")
     given: dict[str, Any] = {
         "keywords": keywords, "base_url": base_url, "judge_model": judge_model, "template": template,
         "api_key_env": api_key_env, "concurrency": concurrency, "timeout": timeout, "retries": retries,
@@ -97,6 +103,11 @@ def _print_metrics(doc: dict[str, Any]) -> None:
         if block.get("n"):
             t.add_row(name, what, fmt_rate(block, key), f"{block['n_judged']}/{block['n']}", str(block["n_unjudged"]))
     Console(stderr=True).print(t)
+    if doc.get("agreement"):  # several judges: their disagreement is part of the result
+        from ..metrics.compare import format_agreement
+
+        Console(stderr=True).print("\n\n".join(format_agreement(a) for a in doc["agreement"]), markup=False,
+                                   highlight=False, soft_wrap=True)
 
 
 @app.command("metrics")
@@ -109,23 +120,34 @@ def metrics_cmd(
     bootstrap: int = typer.Option(1000, "--bootstrap", help="bootstrap resamples for the intervals "
                                   "(0: Wilson intervals only)."),
     seed: int = typer.Option(0, "--seed", help="seed of the bootstrap (same seed, same intervals)."),
-    utility: Optional[str] = typer.Option(None, "--utility", help="vqa or mc: score generation rows with gold "
-                                          "answers ('answers' list, or 'answer' + 'options') instead of verdicts."),
+    utility: Optional[str] = typer.Option(None, "--utility", help="vqa, mc or sqa: score generation rows with gold "
+                                          "answers ('answers' list, or 'answer' + 'options') instead of verdicts; "
+                                          "sqa = ScienceQA as LLaVA's eval_science_qa.py scores it."),
+    gold: Optional[Path] = typer.Option(None, "--gold", help="--utility sqa: ScienceQA's problems.json; the gold "
+                                        "answer, choices and image flag are joined by id."),
 ) -> None:
     """ASR (complied / judged, unjudged counted beside it), over-refusal, per category / attack, CIs."""
     import orjson
 
     from ..metrics import FORMAT_VERSION, compare_judges, read_verdicts, utility_metrics
-    from ..store import atomic_write_bytes, read_jsonl, write_manifest
+    from ..outputs import check_output
+    from ..store import atomic_write_bytes, iter_jsonl, write_manifest
 
+    check_output(out, verdicts)
     labels = _parse_labels(label)
     if bootstrap < 0:
         raise UnmaskError("--bootstrap must be >= 0")
     if utility:
-        rows = [r for p in verdicts for r in read_jsonl(p)]
+        located = [(f"{p}: line {n}", r) for p in verdicts for n, r in iter_jsonl(p)]
+        if gold is not None:
+            from ..metrics.utility import attach_scienceqa_gold
+
+            located = list(zip([w for w, _ in located],
+                               attach_scienceqa_gold([r for _, r in located], gold), strict=True))
         doc: dict[str, Any] = {"format_version": FORMAT_VERSION, "kind": "utility", "labels": labels,
-                               "utility": utility_metrics(rows, utility, bootstrap=bootstrap, seed=seed,
-                                                          source=", ".join(map(str, verdicts)))}
+                               "utility": utility_metrics([r for _, r in located], utility, bootstrap=bootstrap,
+                                                          seed=seed, source=", ".join(map(str, verdicts)),
+                                                          where=[w for w, _ in located])}
     else:
         from ..metrics.sources import metric_sources
 
@@ -154,10 +176,14 @@ def report_cmd(
 ) -> None:
     """One self-contained HTML report (plots inline, samples behind every number, opens offline) plus a
     markdown twin."""
+    from ..outputs import check_output
     from ..report import build_report
 
     if image_budget_mb < 0:
         raise UnmaskError("--image-budget-mb must be >= 0")
+    check_output(out, run_dirs)
+    check_output(out.with_suffix(".md"), run_dirs)
+    check_output(out.with_name(out.stem + "_assets"), run_dirs, kind="folder")
     res = build_report(run_dirs, out, title=title, image_budget=int(image_budget_mb * 1e6), samples=samples)
     typer.echo(f"report: {res['n_metrics']} metrics file(s), {res['n_plots']} plot(s), {res['n_samples']} "
                f"sample(s) ({res['n_images']} image(s) embedded) -> {res['html']} (+ {res['markdown']})")

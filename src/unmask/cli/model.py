@@ -1,4 +1,5 @@
-"""Model commands: ``unmask train``, ``unmask generate``, ``unmask inspect-batch``, ``unmask merge-shards``."""
+"""Model commands: ``unmask train``, ``unmask encode``, ``unmask generate``, ``unmask inspect-batch``,
+``unmask merge-shards``."""
 
 from __future__ import annotations
 
@@ -84,6 +85,10 @@ def train_cmd(
         False, "--train-projector", help="Also train the vision-language projector."
     ),
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (default 2e-4)."),
+    projector_lr: Optional[float] = typer.Option(
+        None, "--projector-lr", help="With --train-projector: the projector's own peak rate (LLaVA's "
+        "mm_projector_lr, 2e-5 in the paper's script; default: --lr)."
+    ),
     scheduler: Optional[str] = typer.Option(
         None, "--scheduler", help="cosine (default), linear or constant."
     ),
@@ -113,8 +118,8 @@ def train_cmd(
     no_eos_on_refusal: bool = typer.Option(
         False,
         "--no-eos-on-refusal",
-        help="No loss on the end-of-turn token of "
-        "replies in records marked metadata.refusal (the paper's recipe).",
+        help="No loss on the end-of-turn token of refusal records: marked metadata.refusal or holding "
+        "the paper's refusal sentence (the paper's recipe; llava: its exact rule).",
     ),
     save_every: Optional[int] = typer.Option(
         None, "--save-every", help="Checkpoint every N steps (default 500; 0 = never)."
@@ -133,8 +138,11 @@ def train_cmd(
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
 ) -> None:
     """Fine-tune a VLM (LoRA or full) with prompt-masked batches; runs under accelerate launch / torchrun too."""
+    from ..outputs import check_output
     from ..train import TrainConfig, train
 
+    if out is not None:
+        check_output(out, [data, config, image_root], kind="folder")
     given = dict(
         data=str(data),
         model=model,
@@ -150,6 +158,7 @@ def train_cmd(
         lora_targets=[t.strip() for t in lora_targets.split(",") if t.strip()] if lora_targets else None,
         train_projector=_flag(train_projector),
         lr=lr,
+        projector_lr=projector_lr,
         scheduler=scheduler,
         warmup_ratio=warmup_ratio,
         epochs=epochs,
@@ -173,6 +182,46 @@ def train_cmd(
     result = train(cfg)
     if os.environ.get("RANK", "0") == "0":  # one line, not one per process under torchrun
         typer.echo(f"trained {cfg.method} on {data} -> {result}")
+
+
+@app.command("encode")
+def encode_cmd(
+    data: Path = typer.Argument(..., help="Training records (any format `unmask train` reads)."),
+    processor: str = typer.Option(..., "--processor", help="Processor folder (or hub id) of the model."),
+    out: Path = typer.Option(..., "-o", "--out", help="Output JSONL: one {id, input_ids, labels} per record."),
+    family: Optional[str] = typer.Option(
+        None, "--family", help="Model family (default: from the processor folder's config.json)."
+    ),
+    data_format: Optional[str] = typer.Option(None, "--format", help="Input format (default: detected)."),
+    image_root: Optional[Path] = typer.Option(
+        None, "--image-root", help="Folder the image paths are relative to (default: the data file's)."
+    ),
+    max_length: Optional[int] = typer.Option(
+        None, "--max-length", help="Leave out records longer than this, as `unmask train` does (default: keep all)."
+    ),
+    no_eos_on_refusal: bool = typer.Option(
+        False, "--no-eos-on-refusal", help="Encode as `unmask train --no-eos-on-refusal` does."
+    ),
+    trust_remote_code: bool = typer.Option(
+        False, "--trust-remote-code", help="Allow the processor folder's own code."
+    ),
+) -> None:
+    """Write exactly what `unmask train` feeds the model per record (token ids and labels); no weights loaded."""
+    from ..models.encode import encode_file
+
+    stats = encode_file(
+        data,
+        processor,
+        out,
+        family=family,
+        data_format=data_format,
+        image_root=image_root,
+        max_length=max_length,
+        no_eos_on_refusal=no_eos_on_refusal,
+        trust_remote_code=trust_remote_code,
+    )
+    extra = f", {stats.no_eos_records} with the end-of-turn untrained" if no_eos_on_refusal else ""
+    typer.echo(f"encoded {stats.kept} of {stats.records} records{extra} -> {out}")
 
 
 @app.command("generate")
@@ -226,6 +275,10 @@ def generate_cmd(
         "--api-key-env",
         help="openai: environment variable holding the API key (never written anywhere).",
     ),
+    timeout: Optional[float] = typer.Option(
+        None, "--timeout", help="openai: seconds one request may take in all, body included (default 120)."
+    ),
+    retries: Optional[int] = typer.Option(None, "--retries", help="openai: retries of a failed request (default 3)."),
     trust_remote_code: bool = typer.Option(
         False, "--trust-remote-code", help="Allow the model folder's own code."
     ),
@@ -233,7 +286,9 @@ def generate_cmd(
 ) -> None:
     """Answer every prompt of a benchmark folder: batched, greedy by default, resumable, shardable."""
     from ..generate import GenerateConfig, generate
+    from ..outputs import check_output
 
+    check_output(out, [bench / "samples.jsonl", bench])
     cfg = _config(
         GenerateConfig,
         None,
@@ -259,6 +314,8 @@ def generate_cmd(
             limit=limit,
             api_base=api_base,
             api_key_env=api_key_env,
+            timeout_s=timeout,
+            retries=retries,
             trust_remote_code=trust_remote_code,
             progress=not no_progress,
         ),
@@ -274,7 +331,9 @@ def merge_shards_cmd(
 ) -> None:
     """Join the shard outputs of one generation run (checks they cover the benchmark once)."""
     from ..generate import merge_shards
+    from ..outputs import check_output
 
+    check_output(out, parts)
     path = merge_shards(list(parts), out)
     typer.echo(f"merged {len(parts)} shards -> {path}")
 

@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
 from . import app
+
+# What `unmask run` writes at the top of its run folder (files, then folders replaced as a whole).
+_RUN_FILES = ("experiment.yaml", "summary.json", "report.html", "report.md", ".hashes.json")
+_RUN_FOLDERS = ("results", "report_assets", ".stages")
+
+
+def _check_run_folder(run_dir: Path, experiment: Path, exp: Any) -> None:
+    """The run folder's own files must not be the experiment or its inputs (``-o .`` beside experiment.yaml)."""
+    from ..outputs import check_output
+
+    inputs = [experiment, *exp.data.sources, exp.data.refusal_source, exp.data.curated,
+              *(b.input for b in exp.benches)]
+    inputs = [p for p in inputs if p is not None and not str(p).startswith("world:")]
+    check_output(run_dir, [], kind="folder", flag="--out")
+    for name in _RUN_FILES:
+        check_output(run_dir / name, inputs, flag="--out")
+    for name in _RUN_FOLDERS:
+        check_output(run_dir / name, inputs, kind="folder", flag="--out")
 
 
 @app.command("run")
@@ -25,10 +43,17 @@ def run_cmd(
     """Run mix -> train -> attack -> generate -> judge -> metrics -> report, redoing only what changed."""
     from rich.console import Console
 
+    from ..errors import UnmaskError
     from ..pipeline import load_experiment, run_experiment
+    from ..pipeline.stages import validate_plan
 
     console = Console(stderr=True, highlight=False)
     exp = load_experiment(experiment, overrides or [])
+    try:
+        validate_plan(exp)  # what a run would fail on later: one line naming the file and the key, before any work
+    except UnmaskError as exc:
+        raise UnmaskError(f"{experiment}: {exc}") from None
+    _check_run_folder(Path(out or exp.out or Path("runs") / exp.name), experiment, exp)
     result = run_experiment(exp, out, dry_run=dry_run, jobs=jobs, log=lambda m: console.print(m, markup=False))
     ran = sum(1 for s in result["status"].values() if s == "ran")
     cached = sum(1 for s in result["status"].values() if s == "cached")

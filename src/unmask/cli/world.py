@@ -78,9 +78,45 @@ def evaluate(
         raise UnmaskError("--seeds: give at least one seed")
     if model is not None and not (model / "config.json").is_file():
         raise UnmaskError(f"{model}: not a model folder (no config.json)")
+    if out is not None:
+        from ..outputs import check_output
+
+        check_output(out, [model])
     res = world_eval(model, seeds=seed_list, fractions=fractions, curated=not no_curated,
                      ft=FinetuneConfig(steps=steps, rank=rank, alpha=2 * rank, **({} if lr is None else {"lr": lr})), no_eos=no_eos, log=typer.echo)
     typer.echo(table(res["summary"]))
     if out is not None:
         atomic_write_bytes(out, orjson.dumps(res, option=orjson.OPT_INDENT_2))
+        typer.echo(f"wrote {out}")
+
+
+@world_app.command("pool")
+def pool(
+    runs: list[Path] = typer.Argument(..., help="Finished `unmask demo` run folders (e.g. one per seed)."),
+    out: Path = typer.Option(None, "-o", "--out", help="Write the pooled numbers to this JSON file."),
+) -> None:
+    """Pool demo runs (seeds, or bases): each rate over all their requests with a 95% interval that resamples
+    whole topics and whole runs, the per-run values, and paired differences between the models."""
+    import orjson
+
+    from ..store import atomic_write_bytes
+    from ..world.demo import _SUMMARY
+    from ..world.summary import pool_runs
+
+    res = pool_runs(runs, _SUMMARY)
+
+    def pct(r: dict) -> str:
+        if r.get("value") is None:
+            return "n/a"
+        lo, hi = r.get("ci_topics") or r.get("ci") or (r["value"], r["value"])
+        return f"{100 * r['value']:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]"
+
+    for model, row in res["models"].items():
+        typer.echo(f"{model}: " + "; ".join(
+            f"{key} {pct(r)} (per run {'/'.join('n/a' if v is None else f'{100 * v:.0f}' for v in r['per_run'])}; "
+            f"clean {pct(r['clean'])}, off-track {pct(r['off_track'])})" for key, r in row.items()))
+    for pair, block in res["differences"].items():
+        typer.echo(f"{pair}: " + "; ".join(f"{key} {pct(d)}" for key, d in block.items()).replace("%", " points"))
+    if out is not None:
+        atomic_write_bytes(out, orjson.dumps(res, option=orjson.OPT_INDENT_2) + b"\n")
         typer.echo(f"wrote {out}")

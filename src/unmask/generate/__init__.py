@@ -115,7 +115,10 @@ def generate(cfg: GenerateConfig) -> Path:
         for start in range(0, len(todo), cfg.batch_size):
             chunk = todo[start : start + cfg.batch_size]
             responses = backend.generate([s for _, s in chunk])
-            for (key, s), text in zip(chunk, responses, strict=True):
+            for (key, s), answer in zip(chunk, responses, strict=True):
+                # A backend returns text, or a reply with the server's finish reason ("length": cut off).
+                text = answer if isinstance(answer, str) else answer.content
+                extra = {} if isinstance(answer, str) else {"finish_reason": answer.finish_reason}
                 journal.add(
                     key,
                     Generation(
@@ -128,6 +131,7 @@ def generate(cfg: GenerateConfig) -> Path:
                         attack=s.attack,
                         harmful=s.harmful,
                         model_fingerprint=backend.fingerprint,
+                        **extra,
                     ),
                 )
             bar.update(len(chunk))
@@ -136,6 +140,7 @@ def generate(cfg: GenerateConfig) -> Path:
         journal.close()
         backend.close()
     n = journal.finalize(keys)
+    cut_off = sum(1 for k in keys if (journal.get(k) or {}).get("finish_reason") == "length")
     params = {
         **settings,
         "model": cfg.model,
@@ -150,7 +155,8 @@ def generate(cfg: GenerateConfig) -> Path:
         "generate",
         inputs=[bench / "samples.jsonl"],
         params=params,
-        counts={"samples": n, "benchmark_samples": total, "resumed": resumed},
+        counts={"samples": n, "benchmark_samples": total, "resumed": resumed,
+                **({"cut_off": cut_off} if cut_off else {})},
         seed=cfg.seed if cfg.do_sample else None,
         extra={"model_fingerprint": backend.fingerprint, "settings": settings},
     )

@@ -1,25 +1,23 @@
 """The OpenAI-compatible backend: any ``/chat/completions`` endpoint (vLLM, SGLang, TGI, an API).
 
-Images travel as base64 data URLs. Plain stdlib HTTP, ``batch_size`` requests in flight. The API key is
-read from the environment variable named by ``api_key_env`` and sent as a bearer token; it is never
-written to rows, manifests or error messages. Transient failures (429, 5xx, connection errors) are
-retried with backoff; whatever finished is in the journal, so a rerun resumes.
+Images travel as base64 data URLs; ``batch_size`` requests in flight, through the one HTTP client
+(:mod:`unmask.http`): a total deadline per request (``timeout_s``, wall clock, even when a server trickles
+bytes), retries of transient failures with jittered backoff and ``Retry-After``, no redirect to another
+origin. The API key is read from the environment variable named by ``api_key_env`` and sent as a bearer
+token; it is never written to rows, manifests or error messages. A request that fails for good stops the
+run with one line naming the sample and the reason; whatever finished is in the journal, so a rerun resumes.
 """
 
 from __future__ import annotations
 
 import base64
 import io
-import json
-import os
-import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from ..errors import UnmaskError
+from ..http import CallFailed, ChatEndpoint, Reply
 from ..images import is_synthetic, open_image
 from ..records import Sample
 from ..store import content_key
@@ -32,14 +30,13 @@ _MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": 
 
 def image_data_url(ref: str, root: Path) -> str:
     """The image as a data URL: a real file's own bytes (if a web format), else re-encoded as PNG."""
-    from PIL import Image
-
     from ..formats import resolve_image
+    from ..images import pil_open
 
     image = open_image(ref, root)  # validates (decodes) the image and the path
     if not is_synthetic(ref):
         path = resolve_image(ref, root)
-        with Image.open(path) as im:
+        with pil_open(path) as im:
             fmt = im.format
         if fmt in _MIME:
             return f"data:{_MIME[fmt]};base64," + base64.b64encode(path.read_bytes()).decode()
@@ -59,8 +56,11 @@ class OpenAIBackend:
             )
         self.cfg = cfg
         self.root = Path(cfg.bench)
-        self.url = cfg.api_base.rstrip("/") + "/chat/completions"
+        self.endpoint = ChatEndpoint(cfg.api_base, api_key_env=cfg.api_key_env, timeout=cfg.timeout_s,
+                                     retries=cfg.retries, backoff=0.5, max_wait=60.0, option="--api-base")
+        self.url = self.endpoint.url
         self.fingerprint = content_key({"api_base": cfg.api_base, "model": cfg.model})[:16]
+        self._pool = ThreadPoolExecutor(max_workers=cfg.batch_size, thread_name_prefix="unmask-openai")
 
     def _body(self, sample: Sample) -> dict[str, Any]:
         cfg = self.cfg
@@ -83,45 +83,28 @@ class OpenAIBackend:
             body["min_tokens"] = cfg.min_new_tokens  # vLLM / SGLang extension; others ignore it
         return body
 
-    def _post(self, sample: Sample) -> str:
-        cfg = self.cfg
-        data = json.dumps(self._body(sample)).encode()
-        headers = {"Content-Type": "application/json"}
-        key = os.environ.get(cfg.api_key_env)
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        last = ""
-        for attempt in range(cfg.retries + 1):
-            if attempt:
-                time.sleep(min(8.0, 0.25 * 2**attempt))
-            req = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
-            try:
-                with urllib.request.urlopen(req, timeout=cfg.timeout_s) as resp:
-                    doc = json.loads(resp.read())
-            except urllib.error.HTTPError as exc:
-                last = f"HTTP {exc.code} {exc.reason}"
-                if exc.code != 429 and exc.code < 500:
-                    break
-                continue
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-                last = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
-                continue
-            except json.JSONDecodeError:
-                last = "the reply is not JSON"
-                continue
-            try:
-                return str(doc["choices"][0]["message"]["content"] or "").strip()
-            except (KeyError, IndexError, TypeError):
-                last = "the reply has no choices[0].message.content"
-                break
-        raise UnmaskError(
-            f"{self.url}: request for sample {sample.id!r} failed ({last}); "
-            "finished samples are kept, run the command again to resume"
-        )
+    def _post(self, sample: Sample) -> Reply:
+        try:
+            reply = self.endpoint.chat(self._body(sample))
+        except CallFailed as exc:
+            raise UnmaskError(
+                f"{self.url}: request for sample {sample.id!r} failed ({exc}); "
+                "finished samples are kept, run the command again to resume"
+            ) from None
+        return Reply(reply.content.strip(), reply.finish_reason)
 
-    def generate(self, samples: list[Sample]) -> list[str]:
-        with ThreadPoolExecutor(max_workers=min(len(samples), self.cfg.batch_size)) as pool:
-            return list(pool.map(self._post, samples))
+    def generate(self, samples: list[Sample]) -> list[Reply]:
+        """One reply per sample: its text and the server's ``finish_reason`` ("length" = cut off at
+        ``max_new_tokens``), which goes into the row."""
+        futures = [self._pool.submit(self._post, s) for s in samples]
+        try:
+            return [f.result() for f in futures]
+        except BaseException:  # one sample failed for good, or Ctrl-C: end the others' calls now
+            for f in futures:
+                f.cancel()
+            self.endpoint.cancel()
+            raise
 
     def close(self) -> None:
-        pass
+        self.endpoint.cancel()
+        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -20,7 +20,7 @@ from ..errors import UnmaskError
 from ..records import Verdict
 from . import Judge, JudgeItem, judge
 
-__all__ = ["HFClassifierJudge", "parse_guard_output"]
+__all__ = ["HFClassifierJudge", "check_model_folder", "parse_guard_output"]
 
 _GUARD = re.compile(r"^[\W_]*(safe|unsafe)\b[\s:,.-]*(.*)", re.IGNORECASE | re.DOTALL)
 
@@ -47,6 +47,20 @@ def _fingerprint(path: Path) -> str:
     return h.hexdigest()[:12]
 
 
+def check_model_folder(model_path: str | Path | None, judge_name: str) -> Path:
+    """The local model folder of a judge: it must exist and hold safetensors weights (pickles refused)."""
+    if not model_path:
+        raise UnmaskError(f"judge {judge_name!r} needs --model-path (a local folder with a guard model)")
+    path = Path(model_path)
+    if not path.is_dir():
+        raise UnmaskError(f"{path}: no such model folder (hub ids are not fetched; download it first)")
+    if not any(path.glob("*.safetensors")):
+        pickles = [p.name for p in path.glob("*.bin")] + [p.name for p in path.glob("*.pt")]
+        why = f"only pickle weights ({pickles[0]}), which are refused" if pickles else "no weights"
+        raise UnmaskError(f"{path}: {why}; convert the checkpoint to safetensors")
+    return path
+
+
 @judge("hf-classifier")
 class HFClassifierJudge(Judge):
     """Run a local causal-LM guard model; ``model_path`` is a folder saved with ``save_pretrained``."""
@@ -55,15 +69,7 @@ class HFClassifierJudge(Judge):
 
     def __init__(self, model_path: str | Path | None = None, device: str = "auto", batch_size: int = 8,
                  max_new_tokens: int = 10, trust_remote_code: bool = False):
-        if not model_path:
-            raise UnmaskError("judge 'hf-classifier' needs --model-path (a local folder with a guard model)")
-        path = Path(model_path)
-        if not path.is_dir():
-            raise UnmaskError(f"{path}: no such model folder (hub ids are not fetched; download it first)")
-        if not any(path.glob("*.safetensors")):
-            pickles = [p.name for p in path.glob("*.bin")] + [p.name for p in path.glob("*.pt")]
-            why = f"only pickle weights ({pickles[0]}), which are refused" if pickles else "no weights"
-            raise UnmaskError(f"{path}: {why}; convert the checkpoint to safetensors")
+        path = check_model_folder(model_path, "hf-classifier")
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -28,6 +28,8 @@ from .templates import _SCENARIOS, TEMPLATES
 
 __all__ = ["LLMJudge", "default_cache_dir"]
 
+_FAILED = "judge call failed: "
+
 
 def default_cache_dir() -> Path:
     """``$UNMASK_CACHE/llm-judge``, else ``$XDG_CACHE_HOME/unmask/llm-judge`` (``~/.cache`` by default)."""
@@ -64,12 +66,14 @@ class LLMJudge(Judge):
         self.needs_prompt = self.template.needs_prompt  # type: ignore[misc]
         self.concurrency = concurrency
         self.batch_size = concurrency * 8
-        # The version pins template wording and judge model: change either and it is another judge.
-        self.version = f"1+{template}-{_template_hash(template)}@{judge_model}"
+        # The version pins template wording, answer parser and judge model: change one and it is another
+        # judge (2: answers are read from their first word only, so "Not safe." is no longer "safe").
+        self.version = f"2+{template}-{_template_hash(template)}@{judge_model}"
         self.client = ChatClient(base_url, judge_model, api_key_env=api_key_env, timeout=timeout,
                                  retries=retries, backoff=backoff, max_tokens=max_tokens,
                                  cache_dir=(cache_dir or default_cache_dir()) if cache else None)
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="unmask-judge")
+        self._answered = False  # the endpoint has answered at least once (or the cache has)
         self._settings: dict[str, Any] = {
             "base_url": base_url, "judge_model": judge_model, "template": template,
             "api_key_env": api_key_env,  # the variable's name only, never its value
@@ -78,28 +82,46 @@ class LLMJudge(Judge):
         }
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), **self._settings}
+        adapted = {"request_adapted": self.client.endpoint.adapted} if self.client.endpoint.adapted else {}
+        return {**super().describe(), **self._settings, **adapted}
 
     def _one(self, item: JudgeItem) -> Verdict:
         messages = self.template.messages(item.get("prompt") or "", item["response"], item.get("category") or "")
         try:
             answer = self.client.complete(messages)
         except CallFailed as exc:
-            return self.verdict(item, "unjudged", f"judge call failed: {exc}")
-        label = self.template.parse(answer)
+            return self.verdict(item, "unjudged", f"{_FAILED}{exc}")
+        self._answered = True
+        label, why = self.template.read(answer)
         if label is None:
-            return self.verdict(item, "unjudged", f"unparseable judge answer: {answer.strip()[:80]!r}")
+            return self.verdict(item, "unjudged", f"unparseable judge answer: {answer.strip()[:80]!r} ({why})")
         return self.verdict(item, label, f"judge answered {answer.strip()[:40]!r}",
                             score=(1.0 if label == "complied" else 0.0) if self.measures == "harm" else None)
 
     def judge(self, items: Sequence[JudgeItem]) -> Iterator[tuple[int, Verdict]]:
+        """Verdicts as the calls finish. Until the endpoint has answered once, failed calls are held back:
+        when every call of the first batch fails (server down, wrong port, a redirect, ...), the run stops
+        with one line and records nothing, instead of writing a file of ``unjudged`` rows and exiting 0."""
         futures = {self._pool.submit(self._one, item): i for i, item in enumerate(items)}
+        held: list[tuple[int, Verdict]] = []
         try:
             for fut in as_completed(futures):
-                yield futures[fut], fut.result()  # an UnmaskError (bad key / URL) ends the run here
+                verdict = fut.result()  # an UnmaskError (bad key / URL) ends the run here
+                if not self._answered and verdict.reason.startswith(_FAILED):
+                    held.append((futures[fut], verdict))
+                    continue
+                yield futures[fut], verdict
+                yield from held
+                held = []
+            if held and not self._answered:
+                raise UnmaskError(f"{self.client.url}: every judge call failed ({len(held)} of {len(held)}; "
+                                  f"{held[0][1].reason.removeprefix(_FAILED)}); nothing was recorded: check the "
+                                  "endpoint and run the command again")
+            yield from held
         finally:
             for fut in futures:
                 fut.cancel()
 
     def close(self) -> None:
+        self.client.cancel()  # calls still in flight (an interrupt, an error) end now, not at their deadline
         self._pool.shutdown(wait=True, cancel_futures=True)

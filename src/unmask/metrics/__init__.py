@@ -33,6 +33,7 @@ metrics.json (``format_version`` 1)::
       "benign":   RATE(over_refusal) + {"by_category": {cat: RATE}, "by_attack": {attack: RATE}},
       "by_category": {cat: RATE(asr)},  # non-benign rows; "(none)" for rows without a category
       "by_attack":   {attack: RATE(asr)},
+      "by_judge_category": {code: {"n_complied", "share_of_judged"}},  # only when a guard named categories
       "agreement": [...], "other_judges": [...],  # only when verdicts of several judges were given
       "sources": {"verdicts": [...], "generations": [...], "samples": [...]}  # see unmask.metrics.sources
     }

@@ -1,4 +1,5 @@
-"""Intervals and agreement: Wilson score intervals, seeded bootstrap intervals, Cohen's kappa."""
+"""Intervals and agreement: Wilson score intervals, seeded bootstrap intervals (plain and clustered),
+Cohen's kappa."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["agreement", "bootstrap_ci", "cohen_kappa", "wilson"]
+__all__ = ["CLUSTER_BOOTSTRAP", "agreement", "bootstrap_ci", "cluster_bootstrap_ci", "cohen_kappa", "wilson"]
 
 _Z95 = 1.959963984540054
 
@@ -49,6 +50,61 @@ def bootstrap_ci(values: Sequence[float] | np.ndarray, n_boot: int = 1000, seed:
         means[start:stop] = x[idx].mean(axis=1)
     lo, hi = np.quantile(means, [(1 - level) / 2, 1 - (1 - level) / 2])
     return [float(lo), float(hi)]
+
+
+CLUSTER_BOOTSTRAP = "percentile cluster bootstrap (whole clusters resampled; crossed factors resampled independently)"
+
+
+def cluster_bootstrap_ci(values: Sequence[float] | np.ndarray, clusters: Sequence[Sequence[Any]],
+                         minus: Sequence[float] | np.ndarray | None = None, n_boot: int = 1000, seed: int = 0,
+                         tag: str = "", level: float = 0.95) -> list[float] | None:
+    """Percentile bootstrap interval of a mean (or of a paired difference of means) that resamples whole
+    clusters, not single items; deterministic given (seed, tag).
+
+    ``clusters`` holds one or more factors, each a sequence of one label per item (e.g. ``[topics]``, or
+    ``[topics, seeds]`` when runs that share their topics are pooled). Each resample draws the levels of
+    every factor with replacement, independently per factor, and weights each item by the product of how
+    often its levels were drawn (the pigeonhole bootstrap for crossed factors; with one factor, the ordinary
+    cluster bootstrap). The statistic is the weighted mean of ``values``, or with ``minus`` (the same
+    items' values in a second arm, e.g. another model on the same requests) the difference of the two
+    weighted means. NaN marks an item without a value (unjudged) in that arm; it carries no weight there.
+    None when there is nothing to resample or ``n_boot < 1``.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    y = None if minus is None else np.asarray(minus, dtype=np.float64)
+    if x.size == 0 or n_boot < 1 or not clusters:
+        return None
+    if y is not None and y.shape != x.shape:
+        raise ValueError("values and minus must have one value per item each")
+    codes = []
+    for factor in clusters:
+        if len(factor) != x.size:
+            raise ValueError("every cluster factor needs one label per item")
+        _, inv = np.unique(np.asarray([str(c) for c in factor]), return_inverse=True)
+        codes.append(inv)
+    rng = np.random.default_rng(_seed_for(seed, tag))
+    stats = np.empty(n_boot)
+    chunk = max(1, min(n_boot, 4_000_000 // x.size))
+    for start in range(0, n_boot, chunk):
+        m = min(n_boot, start + chunk) - start
+        w = np.ones((m, x.size))
+        for inv in codes:
+            k = int(inv.max()) + 1
+            counts = rng.multinomial(k, np.full(k, 1.0 / k), size=m)
+            w *= counts[:, inv]
+        stats[start:start + m] = _weighted_mean(w, x) - (0.0 if y is None else _weighted_mean(w, y))
+    stats = stats[~np.isnan(stats)]
+    if stats.size == 0:
+        return None
+    lo, hi = np.quantile(stats, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return [float(lo), float(hi)]
+
+
+def _weighted_mean(w: np.ndarray, x: np.ndarray) -> np.ndarray:
+    ok = ~np.isnan(x)
+    total = w[:, ok].sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, w[:, ok] @ x[ok] / np.where(total > 0, total, 1.0), np.nan)
 
 
 def cohen_kappa(pairs: Iterable[tuple[str, str]]) -> float | None:

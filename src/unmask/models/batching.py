@@ -20,6 +20,7 @@ from typing import Any
 
 from ..images import open_image
 from ..records import IMAGE, Conversation
+from .noeos import refusal_turns
 from .registry import Family
 
 __all__ = ["IGNORE_INDEX", "Encoded", "Encoder", "collate", "conversation_messages", "prompt_messages"]
@@ -42,6 +43,7 @@ class Encoded:
     n_trained: int = 0
     n_image_tokens: int = 0
     eot_masked: int = 0  # end-of-turn tokens left untrained (refusal records under no-eos-on-refusal)
+    warning: str | None = None  # what the reference training code would print about this record
 
     def __len__(self) -> int:
         return int(self.input_ids.shape[0])
@@ -53,14 +55,32 @@ def _parts(text: str, n_images: int) -> list[dict[str, Any]]:
     return [{"type": "image"} for _ in range(n_images)] + [{"type": "text", "text": body}]
 
 
-def conversation_messages(conv: Conversation) -> list[dict[str, Any]]:
-    """Chat-template messages (content as parts) for a record; images stay in their marked turns."""
+def _inline_parts(text: str, extra_front: int) -> list[dict[str, Any]]:
+    # Images stay where the text marks them (LLaMA-Factory's mm_plugin replaces "<image>" in place).
+    parts: list[dict[str, Any]] = [{"type": "image"} for _ in range(extra_front)]
+    for k, piece in enumerate(text.split(IMAGE)):
+        if k:
+            parts.append({"type": "image"})
+        if piece:
+            parts.append({"type": "text", "text": piece})
+    return parts or [{"type": "text", "text": ""}]
+
+
+def conversation_messages(conv: Conversation, inline: bool = False) -> list[dict[str, Any]]:
+    """Chat-template messages (content as parts) for a record; images stay in their marked turns.
+
+    ``inline``: each image stays at its place in the text; otherwise a turn's images go to its front.
+    A record with images but no ``<image>`` marker gets them at the front of its first user turn.
+    """
     implicit = bool(conv.images) and conv.n_image_markers == 0
     msgs = []
     first_user = next((i for i, t in enumerate(conv.turns) if t.role == "user"), None)
     for i, t in enumerate(conv.turns):
-        n = t.text.count(IMAGE) + (len(conv.images) if implicit and i == first_user else 0)
-        msgs.append({"role": t.role, "content": _parts(t.text, n)})
+        added = len(conv.images) if implicit and i == first_user else 0
+        if inline:
+            msgs.append({"role": t.role, "content": _inline_parts(t.text, added)})
+        else:
+            msgs.append({"role": t.role, "content": _parts(t.text, t.text.count(IMAGE) + added)})
     return msgs
 
 
@@ -90,6 +110,9 @@ class Encoder:
         self.max_length = max_length
         self.no_eos_on_refusal = no_eos_on_refusal
         self.image_token_id = family.image_token_id(processor)
+        # A family whose reference training code is reproduced exactly (LLaVA-1.5's preprocess_v1)
+        # encodes records and prompts with it; the others render their chat template.
+        self.reference = family.reference_encoding(processor)
         # Tokenizers that add BOS themselves (LLaMA) expect it; templates often leave it to them. The text is
         # tokenized with add_special_tokens=False, so BOS is written here once (never twice).
         tok = self.tokenizer
@@ -148,7 +171,8 @@ class Encoder:
 
     # ------------------------------------------------------------------------------ images
     def open_images(self, refs: list[str]) -> list[Any]:
-        return [open_image(ref, self.image_root) for ref in refs]
+        """The images as the family's processor should get them (LLaVA-1.5: padded to a square)."""
+        return [self.family.prepare_image(open_image(ref, self.image_root), self.processor) for ref in refs]
 
     def _process(self, text: str, images: list[Any]) -> dict[str, Any]:
         out = self.processor(
@@ -215,18 +239,73 @@ class Encoder:
         n_img = int((input_ids == self.image_token_id).sum())
         return Encoded(id=rid, input_ids=input_ids, seq=seq, extra=out, n_image_tokens=n_img)
 
+    def _expand(self, rid: str, ids: list[int], flags: list[Any], images: list[Any]) -> tuple[Encoded, list[Any]]:
+        """Encode the images with the processor and expand each image token of ``ids`` into its run.
+
+        ``flags`` (one per id) are copied to every other token; image runs get ``None``.
+        """
+        import torch
+
+        img = self.image_token_id
+        if images:
+            placeholder = self.family.image_placeholder * len(images)
+            enc = self._pack(rid, self._process(placeholder, images))
+            runs, run = [], 0
+            for t in enc.input_ids.tolist():
+                if t == img:
+                    run += 1
+                elif run:
+                    runs.append(run)
+                    run = 0
+            runs += [run] if run else []
+        else:
+            enc, runs = Encoded(id=rid, input_ids=None), []
+        if sum(1 for t in ids if t == img) != len(runs):
+            raise ValueError(f"{sum(1 for t in ids if t == img)} image token(s) in the text but {len(runs)} image(s)")
+        out_ids: list[int] = []
+        out_flags: list[Any] = []
+        k = 0
+        for t, f in zip(ids, flags, strict=True):
+            if t == img:
+                out_ids += [img] * runs[k]
+                out_flags += [None] * runs[k]
+                k += 1
+            else:
+                out_ids.append(t)
+                out_flags.append(f)
+        enc.input_ids = torch.tensor(out_ids, dtype=torch.long)
+        enc.seq = {"attention_mask": torch.ones(len(out_ids), dtype=torch.long)}
+        enc.n_image_tokens = sum(runs)
+        return enc, out_flags
+
+    def _encode_reference(self, conv: Conversation) -> Encoded:
+        import torch
+
+        ref = self.reference.encode(conv, self.no_eos_on_refusal)
+        enc, labels = self._expand(conv.id, ref.input_ids, ref.labels, self.open_images(conv.images))
+        enc.labels = torch.tensor([IGNORE_INDEX if x is None else x for x in labels], dtype=torch.long)
+        enc.n_trained = int((enc.labels != IGNORE_INDEX).sum())
+        enc.eot_masked = int(ref.eos_masked)
+        enc.warning = ref.mismatch
+        return enc
+
+    def refusal_turns(self, conv: Conversation) -> set[int]:
+        """Assistant turns whose end-of-turn is left untrained (empty unless ``no_eos_on_refusal``)."""
+        return refusal_turns(conv) if self.no_eos_on_refusal else set()
+
     def encode_conversation(self, conv: Conversation) -> Encoded:
         """Encode a training record (raises ``ValueError`` with the reason; callers add the location)."""
         import torch
 
-        messages = conv_messages = conversation_messages(conv)
-        full = self.render(conv_messages, False)
+        if self.reference is not None:
+            enc = self._encode_reference(conv)
+            if enc.n_trained == 0 and enc.warning is None:
+                raise ValueError("no trained token (every reply is empty)")
+            return enc
+        messages = conversation_messages(conv, inline=self.family.image_layout == "inline")
+        full = self.render(messages, False)
         spans = self.assistant_spans(messages, full)
-        refusal_turns: set[int] = set()
-        if self.no_eos_on_refusal and conv.is_refusal:
-            marked = conv.metadata.get("refusal_turns")
-            refusal_turns = set(marked) if isinstance(marked, list) else {s[3] for s in spans}
-        ids_u, trained_u, eot_u = self._token_flags(full, spans, refusal_turns)
+        ids_u, trained_u, eot_u = self._token_flags(full, spans, self.refusal_turns(conv))
         enc = self._pack(conv.id, self._process(full, self.open_images(conv.images)))
         ids_p = enc.input_ids.tolist()
         trained = self._align(ids_u, ids_p, trained_u)
@@ -247,6 +326,9 @@ class Encoder:
 
     def encode_prompt(self, rid: str, prompt: str, images: list[str], system: str | None = None) -> Encoded:
         """Encode a generation prompt (the template's generation prompt appended)."""
+        if self.reference is not None:
+            ids = self.reference.encode_prompt(prompt, len(images), system)
+            return self._expand(rid, ids, [None] * len(ids), self.open_images(images))[0]
         text = self.render(prompt_messages(prompt, len(images), system), True)
         return self._pack(rid, self._process(text, self.open_images(images)))
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ..errors import UnmaskError
+from .llava_v1 import VICUNA_V1_SYSTEM
 from .registry import Family, family
 
-__all__ = ["LLAVA_V1_TEMPLATE", "QWEN_CHATML_TEMPLATE"]
+__all__ = ["LLAVA_V1_TEMPLATE", "LLAVA_VICUNA_V1_TEMPLATE", "QWEN_CHATML_TEMPLATE"]
 
 # LLaVA-1.5 was trained on "USER: <image>\nQ ASSISTANT: A</s>" (the vicuna_v1 conversation). The llava-hf
 # processor template ends replies with a space and no </s>, so fine-tuning with it would never teach the
@@ -44,17 +45,39 @@ QWEN_CHATML_TEMPLATE = (
 )
 
 
+# LLaVA-1.5's vicuna_v1 conversation with its system prompt, as LLaVA trains and evaluates: the prompt text
+# the vllm backend sends (the hf backend and training use :mod:`.llava_v1`, which writes the same text).
+LLAVA_VICUNA_V1_TEMPLATE = (
+    "{%- if not messages or messages[0]['role'] != 'system' -%}"
+    "{{ '" + VICUNA_V1_SYSTEM.replace("'", "\\'") + " ' }}"
+    "{%- endif -%}" + LLAVA_V1_TEMPLATE
+)
+
+
 @family("llava")
 class Llava15(Family):
-    """LLaVA-1.5 in the ``llava-hf`` layout (``LlavaForConditionalGeneration``)."""
+    """LLaVA-1.5 in the ``llava-hf`` layout (``LlavaForConditionalGeneration``), trained and prompted in
+    LLaVA-1.5's own format: ``vicuna_v1`` with its system prompt and ``</s>`` after each reply, tokenized
+    as LLaVA's training code does (:mod:`.llava_v1`), images padded to a square (``image_aspect_ratio
+    pad``) rather than center-cropped."""
 
     aliases = ("llava-1.5", "llava_1_5")
     model_classes = {"llava": "LlavaForConditionalGeneration"}
     processor_classes = ("LlavaProcessor",)
     vision_tower = ("model.vision_tower",)
     projector = ("model.multi_modal_projector",)
-    chat_template = LLAVA_V1_TEMPLATE
+    chat_template = LLAVA_VICUNA_V1_TEMPLATE
     prefer_own_template = True
+
+    def reference_encoding(self, processor: Any) -> Any | None:
+        from .llava_v1 import LlavaV1Reference
+
+        return LlavaV1Reference.for_processor(processor, self.image_token_id(processor))
+
+    def prepare_image(self, image: Any, processor: Any) -> Any:
+        from .llava_v1 import expand2square
+
+        return expand2square(image, processor)
 
 
 @family("llava_next")
@@ -84,6 +107,7 @@ class Qwen2VL(Family):
     image_token = "<|image_pad|>"
     image_placeholder = "<|vision_start|><|image_pad|><|vision_end|>"
     chat_template = QWEN_CHATML_TEMPLATE
+    image_layout = "inline"
     end_of_turn = ("<|im_end|>",)
 
     def load_processor(self, path: str, *, trust_remote_code: bool) -> Any:

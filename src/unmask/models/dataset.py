@@ -8,6 +8,7 @@ past it a sample is re-encoded when the loader asks for it.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from ..errors import UnmaskError, where
 from ..records import Conversation
 from .batching import Encoded, Encoder
 
-__all__ = ["DataStats", "EpochSampler", "TrainDataset"]
+__all__ = ["DataStats", "EpochSampler", "TrainDataset", "training_data"]
 
 _CACHE_BYTES = 512 << 20
 
@@ -29,6 +30,8 @@ class DataStats:
     image_records: int = 0
     text_only_records: int = 0
     refusal_records: int = 0
+    no_eos_records: int = 0  # records whose end-of-turn --no-eos-on-refusal left untrained
+    reference_mismatches: int = 0  # records the reference training code masks whole (it warns)
     trained_tokens: int = 0
     eot_tokens_masked: int = 0
     longest: int = 0
@@ -77,9 +80,19 @@ class TrainDataset:
             st.image_records += bool(conv.images)
             st.text_only_records += not conv.images
             st.refusal_records += conv.is_refusal
+            st.no_eos_records += item.eot_masked > 0
+            st.reference_mismatches += item.warning is not None
             st.trained_tokens += item.n_trained
             st.eot_tokens_masked += item.eot_masked
+            if item.warning is not None:
+                print(f"warning: {where(source, index, conv.id)}: {item.warning}", file=sys.stderr)
             st.longest = max(st.longest, n)
+        if encoder.no_eos_on_refusal and self.stats.no_eos_records == 0 and self.records:
+            print(
+                f"warning: {source}: --no-eos-on-refusal found no refusal record (none marked "
+                "metadata.refusal, none with the refusal sentence); every end-of-turn is trained",
+                file=sys.stderr,
+            )
         if not self.records:
             if self.stats.records == 0:
                 raise UnmaskError(f"{source}: no records")
@@ -94,6 +107,27 @@ class TrainDataset:
     def __getitem__(self, i: int) -> Encoded:
         item = self._cache[i]
         return item if item is not None else self.encoder.encode_conversation(self.records[i])
+
+
+def training_data(
+    data: str | Path,
+    family: Any,
+    processor: Any,
+    *,
+    data_format: str | None = None,
+    image_root: str | Path | None = None,
+    max_length: int | None = None,
+    no_eos_on_refusal: bool = False,
+) -> TrainDataset:
+    """Read and encode the training records: the one path of ``unmask train`` and ``unmask encode``."""
+    from ..formats import read_records
+
+    records = read_records(data, fmt=data_format, image_root=image_root)
+    root = image_root or (data if Path(data).is_dir() else Path(data).parent)
+    encoder = Encoder(
+        family, processor, image_root=root, max_length=max_length, no_eos_on_refusal=no_eos_on_refusal
+    )
+    return TrainDataset(records, encoder, data)
 
 
 class EpochSampler:

@@ -64,6 +64,9 @@ class Family:
     prefer_own_template: ClassVar[bool] = False
     #: tokens besides the tokenizer's EOS that close an assistant turn (for ``--no-eos-on-refusal``).
     end_of_turn: ClassVar[tuple[str, ...]] = ()
+    #: where a record's images go: "front" of their turn (LLaVA's training code) or "inline", where the
+    #: text's ``<image>`` marks them (LLaMA-Factory's, which trained the Qwen runs of the paper).
+    image_layout: ClassVar[str] = "front"
 
     # ------------------------------------------------------------------ loading (overridable)
     def model_class_for(self, model_type: str) -> str:
@@ -87,6 +90,19 @@ class Family:
     def load_builtin(self, path: str | None) -> tuple[Any, Any]:
         """Families with built-in weights (``tiny``) load here; others have none."""
         raise UnmaskError(f"family {self.name!r} has no built-in model; pass a model folder or hub id")
+
+    # ------------------------------------------------------------------ encoding (overridable)
+    def reference_encoding(self, processor: Any) -> Any | None:
+        """An exact re-implementation of the family's reference training code, or None (chat template).
+
+        It has ``encode(conv, no_eos_on_refusal)`` (ids with one image token per image, labels) and
+        ``encode_prompt(prompt, n_images, system)`` (ids); see :mod:`unmask.models.llava_v1`.
+        """
+        return None
+
+    def prepare_image(self, image: Any, processor: Any) -> Any:
+        """The image as the processor should get it, in training and in generation alike."""
+        return image
 
     # ------------------------------------------------------------------ derived names
     def image_token_id(self, processor: Any) -> int:

@@ -63,6 +63,21 @@ def _build_model(cfg: Any, loaded: Any) -> Any:
     return model
 
 
+def _param_groups(model: Any, fam: Any, cfg: Any) -> list[dict[str, Any]]:
+    """Trainable parameters; with ``projector_lr`` the projector's in a group of its own at that rate (as
+    LLaVA's trainer does with ``mm_projector_lr``), the scheduler scaling both groups alike."""
+    from .adapt import module_group
+
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if cfg.projector_lr is None:
+        return [{"params": [p for _, p in named]}]
+    proj = [p for n, p in named if module_group(fam, n) == "projector"]
+    if not proj:
+        raise UnmaskError("projector_lr: no trainable projector parameter found")
+    rest = [p for n, p in named if module_group(fam, n) != "projector"]
+    return [{"params": rest}, {"params": proj, "lr": cfg.projector_lr}]
+
+
 def _to_device(batch: dict[str, Any], device: Any, dtype: Any) -> dict[str, Any]:
     return {k: (v.to(device, dtype) if v.is_floating_point() else v.to(device)) for k, v in batch.items()}
 
@@ -109,12 +124,11 @@ def run_training(cfg: Any) -> Path:
     from torch.utils.data import DataLoader
     from transformers import get_scheduler
 
-    from ..formats import read_records
     from ..store import atomic_write_bytes, write_manifest
     from ..train import _check_resume_config, _prepare_folders, steps_plan
-    from .batching import Encoder, collate
+    from .batching import collate
     from .checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint, trainable_state_hook
-    from .dataset import EpochSampler, TrainDataset
+    from .dataset import EpochSampler, training_data
     from .loading import load_model
 
     # transformers' own deprecation notice, raised from inside peft/accelerate: not the user's concern.
@@ -140,16 +154,15 @@ def run_training(cfg: Any) -> Path:
         trust_remote_code=cfg.trust_remote_code,
         check=not zero3,
     )
-    records = read_records(cfg.data, fmt=cfg.data_format, image_root=cfg.image_root)
-    root = cfg.image_root or (cfg.data if Path(cfg.data).is_dir() else str(Path(cfg.data).parent))
-    encoder = Encoder(
+    dataset = training_data(
+        cfg.data,
         loaded.family,
         loaded.processor,
-        image_root=root,
+        data_format=cfg.data_format,
+        image_root=cfg.image_root,
         max_length=cfg.max_length,
         no_eos_on_refusal=cfg.no_eos_on_refusal,
     )
-    dataset = TrainDataset(records, encoder, cfg.data)
     pad_id = loaded.tokenizer.pad_token_id
     sampler = EpochSampler(len(dataset), cfg.seed)
     loader = DataLoader(
@@ -166,8 +179,9 @@ def run_training(cfg: Any) -> Path:
     epochs = math.ceil(total / per_epoch)
 
     model = _build_model(cfg, loaded)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    groups = _param_groups(model, loaded.family, cfg)
+    params = [p for g in groups for p in g["params"]]
+    optimizer = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched_name = {"cosine": "cosine", "linear": "linear", "constant": "constant_with_warmup"}[cfg.scheduler]
     warmup = math.ceil(cfg.warmup_ratio * total)
     # accelerate steps a prepared scheduler once per process per optimizer step: scale to match.

@@ -8,15 +8,31 @@ report. See ``recipes/*.yaml`` for complete examples.
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..errors import UnmaskError
+from ..errors import UnmaskError, short
+from .yamlload import load_yaml_file, load_yaml_text
 
 __all__ = ["Branch", "Experiment", "expand_branches", "load_experiment"]
+
+
+# Labels and names become folder names (RUN/results/<model>/<bench>/<judge>, runs/<name>): names, not paths.
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.,=+@-]{0,99}")
+
+
+def check_name(value: str) -> str:
+    """``value`` if it is a plain name (letters, digits, ``_ . , = + @ -``; at most 100; no ``/``, no ``..``)."""
+    if not _NAME.fullmatch(value) or value in (".", ".."):
+        raise ValueError(f"{short(value)} is not a name: use letters, digits and _ . , = + @ - "
+                         "(at most 100, starting with a letter, digit or _); it becomes a folder name")
+    return value
+
+
+Name = Annotated[str, AfterValidator(check_name)]
 
 
 class _Strict(BaseModel):
@@ -34,7 +50,10 @@ class DataSpec(_Strict):
     format: str | None = None
     image_root: str | None = None
     refusal_source: str | None = None
-    curated: str | None = Field(None, description="VLGuard-format train JSON for the curated baseline")
+    curated: str | None = Field(None, description="VLGuard train file for the curated baseline (its LLaVA-format "
+                                                  "file, as the paper, or train.json)")
+    curated_images: str | None = Field(None, description="folder the curated set's image paths are relative to "
+                                                         "(under image_root), e.g. data/images/vlguard")
 
 
 class MixSpec(_Strict):
@@ -53,21 +72,23 @@ class MixSpec(_Strict):
 
 
 class Branch(_Strict):
-    label: str
+    label: Name
     mix: MixSpec | None = Field(None, description="None: the base model itself, not fine-tuned")
     train: dict[str, Any] = Field(default_factory=dict, description="overrides of the experiment's train settings")
 
 
 class BenchSpec(_Strict):
-    label: str
+    label: Name
     kind: str = Field(..., description="attack kind: figstep, mmsb-typo, mmsb-sd-typo, text, blank, ...")
     input: str = Field(..., description="question set (file, folder, or world:NAME)")
     loader: str | None = None
     options: dict[str, Any] = Field(default_factory=dict, description="extra attack options (limit, prompt, ...)")
+    generate: dict[str, Any] = Field(default_factory=dict, description="this bench's generation settings, over "
+                                     "the experiment's (e.g. the paper's FigStep sampling)")
 
 
 class JudgeSpec(_Strict):
-    name: str
+    name: Name
     options: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -78,7 +99,7 @@ class LaunchSpec(_Strict):
 
 
 class Experiment(_Strict):
-    name: str
+    name: Name
     out: str | None = Field(None, description="run folder (default runs/<name>)")
     seed: int = 0
     model: ModelSpec = Field(default_factory=ModelSpec)
@@ -105,10 +126,14 @@ class Experiment(_Strict):
         dup = {x for x in labels if labels.count(x) > 1}
         if dup:
             raise ValueError(f"duplicate labels: {sorted(dup)}")
+        judges = [j.name for j in self.judges]
+        if len(set(judges)) != len(judges):
+            raise ValueError(f"judges: each judge once (its name is a folder name): {judges}")
         return self
 
 
 _SWEEP_KEYS = set(MixSpec.model_fields)
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.,=+@-]")
 
 
 def _fmt(v: Any) -> str:
@@ -139,11 +164,42 @@ def expand_branches(exp: Experiment) -> list[Branch]:
                     mix[k] = v
             label = f"mix-{_fmt(values[0])}" if keys == ["fraction"] else ",".join(
                 f"{k}={_fmt(v)}" for k, v in zip(keys, values, strict=True))
-            out.append(Branch(label=label, mix=MixSpec(**mix), train=train))
+            label = _UNSAFE.sub("_", label)[:100]  # a swept value may be a path: the label stays a name
+            try:
+                spec = MixSpec(**mix)
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                key = str(err["loc"][0]) if err["loc"] else "?"
+                origin = f"sweep.{key}" if key in exp.sweep else f"mix.{key}"
+                raise UnmaskError(f"{origin}: {short(mix.get(key))}: {err['msg']}") from None
+            out.append(Branch(label=label, mix=spec, train=train))
+    for br in out:
+        _check_mix(exp, br)
     labels = [b.label for b in out]
     if len(set(labels)) != len(labels):
         raise UnmaskError(f"branches: duplicate labels {sorted({x for x in labels if labels.count(x) > 1})}")
     return out
+
+
+def _check_mix(exp: Experiment, br: Branch) -> None:
+    """Validate a branch's mix as ``unmask mix`` would, naming the YAML key (not the CLI flag) that is wrong."""
+    if br.mix is None:
+        return
+    from ..mix import MixConfig
+
+    spec = br.mix.model_dump(exclude={"refusals", "curated", "use_refusal_source"})
+    try:
+        MixConfig(**spec)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        msg = err["msg"].removeprefix("Value error, ")
+        flags = re.findall(r"--([a-z-]+)", msg) or [str(x) for x in err["loc"][:1]]
+        key = flags[0].replace("-", "_") if flags else "mix"
+        explicit = [i for i, b in enumerate(exp.branches) if b.label == br.label]
+        origin = (f"sweep.{key}" if key in exp.sweep else
+                  f"branches.{explicit[0]}.mix.{key}" if explicit else f"mix.{key}")
+        msg = re.sub(r"--([a-z-]+)", lambda m: m.group(1).replace("-", "_"), msg)
+        raise UnmaskError(f"{origin} (branch {br.label}): {msg}") from None
 
 
 def _set_dotted(doc: dict[str, Any], key: str, value: Any) -> None:
@@ -161,31 +217,43 @@ def _set_dotted(doc: dict[str, Any], key: str, value: Any) -> None:
 
 
 def load_experiment(path: str | Path, overrides: list[str] | None = None) -> Experiment:
-    """Load ``path`` (YAML) and apply ``key=value`` overrides (values parsed as YAML: 0.1, true, [0, 0.1])."""
+    """Load ``path`` (YAML) and apply ``key=value`` overrides (values parsed as YAML: 0.1, true, [0, 0.1]).
+
+    Every problem (unreadable file, bad YAML, a document that is too large or too deep, a bad
+    override, a key that is not a string, a setting out of range) is one :class:`UnmaskError` naming
+    the file and the key."""
     path = Path(path)
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UnmaskError(f"{path}: no such file") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f": line {mark.line + 1}" if mark is not None else ""
-        raise UnmaskError(f"{path}{line}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+    doc = load_yaml_file(path)
     if not isinstance(doc, dict):
         raise UnmaskError(f"{path}: an experiment is a YAML mapping")
     for ov in overrides or []:
         if "=" not in ov:
-            raise UnmaskError(f"override {ov!r}: expected key=value")
+            raise UnmaskError(f"{path}: override {short(ov)}: expected key=value")
         key, raw = ov.split("=", 1)
+        value = load_yaml_text(raw, f"{path}: override {short(ov)}")
         try:
-            _set_dotted(doc, key.strip(), yaml.safe_load(raw))
+            _set_dotted(doc, key.strip(), value)
         except (ValueError, IndexError, TypeError, AttributeError):
-            raise UnmaskError(f"override {ov!r}: no such place in {path}") from None
+            raise UnmaskError(f"override {short(ov)}: no such place in {path}") from None
+    _check_keys(doc, path)
     try:
         exp = Experiment(**doc)
     except ValidationError as exc:
         # An unknown key usually explains the missing one beside it (a typo): name it first.
         errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
-        msgs = [f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in errors[:3]]
+        msgs = [f"{'.'.join(str(x) for x in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+                for e in errors[:3]]
         raise UnmaskError(f"{path}: {'; '.join(msgs)}") from None
     return exp
+
+
+def _check_keys(doc: Any, path: Path, at: str = "") -> None:
+    """Every mapping key is a string (``1: x`` or ``true: x`` is a typo, not a setting)."""
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            if not isinstance(k, str):
+                raise UnmaskError(f"{path}: {at}{short(k)}: a key must be a string, not {type(k).__name__}")
+            _check_keys(v, path, f"{at}{k}.")
+    elif isinstance(doc, list):
+        for i, v in enumerate(doc):
+            _check_keys(v, path, f"{at}{i}.")

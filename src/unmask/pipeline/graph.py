@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,9 +131,13 @@ def _execute(kind_module: str, st: Stage, d: Path, deps: dict[str, Path], ctx: A
 def _worker_init(threads: int) -> None:
     # A worker must not outlive a killed run: it would keep writing into a stage folder that the
     # resumed run is writing too. Linux: die with the parent.
+    import signal
+
+    # Ctrl-C reaches every process of the terminal's group; the parent alone reports it and ends the
+    # workers (started with SIGINT ignored already, see _spawning; this covers other start methods).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         import ctypes
-        import signal
 
         try:
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
@@ -144,6 +149,33 @@ def _worker_init(threads: int) -> None:
         torch.set_num_threads(threads)
     except ImportError:  # pragma: no cover - torch is a base dependency
         pass
+
+
+@contextmanager
+def _spawning() -> Iterator[None]:
+    """Start worker processes with SIGINT ignored: an ignored signal stays ignored across exec, and Python
+    then installs no KeyboardInterrupt handler, so a Ctrl-C while a worker imports prints no traceback.
+    (Only the main thread may set handlers; the pool starts its workers inside ``submit``.)"""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _stop_workers(pool: Any) -> None:
+    """End the workers now (a stage's outputs are crash-safe: the rerun resumes it) rather than wait
+    for the running stages to finish, then let the pool clean up (no leaked semaphores)."""
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        if proc.is_alive():
+            proc.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def run_plan(plan: Plan, stages_dir: Path, ctx: Any, *, dry_run: bool = False, jobs: int = 1,
@@ -196,7 +228,8 @@ def run_plan(plan: Plan, stages_dir: Path, ctx: Any, *, dry_run: bool = False, j
                     if all(dep in finished for dep in st.deps.values()):
                         pending.remove(st)
                         log(f"  run     {st.label:<40} {st.dirname()}")
-                        running[pool.submit(_execute, *args(st))] = st
+                        with _spawning():
+                            running[pool.submit(_execute, *args(st))] = st
                 if not running:
                     raise UnmaskError(f"plan: stages wait on inputs that never come: {[s.label for s in pending]}")
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -205,8 +238,11 @@ def run_plan(plan: Plan, stages_dir: Path, ctx: Any, *, dry_run: bool = False, j
                     fut.result()  # a stage's error stops the run (finished stages stay done)
                     finished.add(st.label)
                     status[st.label] = "ran"
-        except BaseException:
+        except Exception:  # a stage failed: let the others finish (their work is kept), then report
             pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        except BaseException:  # Ctrl-C / SIGTERM (the CLI's Interrupted): stop now
+            _stop_workers(pool)
             raise
     return status
 

@@ -22,7 +22,7 @@ from ..store import atomic_write_bytes
 from .config import Branch, Experiment, expand_branches
 from .graph import Plan, Stage, stage
 
-__all__ = ["PlannedRun", "build_plan"]
+__all__ = ["PlannedRun", "build_plan", "validate_plan"]
 
 WORLD_PREFIX = "world:"
 
@@ -50,10 +50,10 @@ def _mix_stage(exp: Experiment, br: Branch) -> Stage:
     _source(exp.data.refusal_source if br.mix.use_refusal_source else None, st, "refusal_source")
     _source(exp.data.curated if br.mix.curated else None, st, "curated")
     _source(br.mix.refusals, st, "refusals")
-    if br.mix.curated and not exp.data.curated:
-        raise UnmaskError(f"branch {br.label}: mix.curated needs data.curated (a VLGuard train JSON)")
     if exp.data.image_root:
         st.params["image_root"] = exp.data.image_root
+    if br.mix.curated and exp.data.curated_images:
+        st.params["curated_images"] = exp.data.curated_images
     return st
 
 
@@ -64,10 +64,31 @@ class PlannedRun:
     metrics: list[str]  # labels of the metrics stages, in report order
 
 
-def build_plan(exp: Experiment) -> PlannedRun:
-    """Expand the experiment into stages, listed in dependency order."""
+def validate_plan(exp: Experiment) -> list[Branch]:
+    """Check, before any stage runs or any input is hashed, everything a run would otherwise fail on later
+    (so ``--dry-run`` catches it): the model path, every bench's kind, loader and options, every branch's
+    mix and train settings, the generate settings and the judges. Errors name the YAML key. Returns the
+    branches."""
     from ..train import TrainConfig
 
+    _validate_inputs(exp)
+    branches = expand_branches(exp)
+    for br in branches:
+        if br.mix is None:
+            continue
+        if br.mix.curated and not exp.data.curated:
+            raise UnmaskError(f"branch {br.label}: mix.curated needs data.curated (a VLGuard train JSON)")
+        try:  # unknown keys are errors now, not an hour into the run
+            TrainConfig(data="-", model=exp.model.name, out="-", **{**exp.train, **br.train})
+        except Exception as exc:
+            raise UnmaskError(f"branch {br.label}: train: {_first_error(exc)}") from None
+    _validate_eval_settings(exp)
+    return branches
+
+
+def build_plan(exp: Experiment) -> PlannedRun:
+    """Expand the experiment into stages, listed in dependency order."""
+    branches = validate_plan(exp)
     stages: list[Stage] = []
     refs = [*exp.data.sources, exp.data.refusal_source or "", exp.data.curated or "", *(b.input for b in exp.benches)]
     if any(r.startswith(WORLD_PREFIX) for r in refs):
@@ -77,27 +98,22 @@ def build_plan(exp: Experiment) -> PlannedRun:
         st = Stage("attack", f"attack/{b.label}", {"kind": b.kind, "loader": b.loader, "options": b.options})
         _source(b.input, st, "input")
         stages.append(st)
-    branches = expand_branches(exp)
     for br in branches:
         if br.mix is None:
             continue
         mix = _mix_stage(exp, br)
         settings = {**exp.train, **br.train}
-        try:  # validate now (unknown keys are errors), not an hour into the run
-            TrainConfig(data="-", model=exp.model.name, out="-", **settings)
-        except Exception as exc:
-            raise UnmaskError(f"branch {br.label}: train: {_first_error(exc)}") from None
         train = Stage("train", f"train/{br.label}", {"model": model, "train": settings, "seed": exp.seed,
                                                      "image_root": _records_image_root(exp),
                                                      "launch": exp.launch.model_dump()}, deps={"data": mix.label})
         if "world" in mix.deps:  # the world's image paths resolve under its data folder
             train.deps["world"] = "world-data"
         stages += [mix, train]
-    _validate_eval_settings(exp)
     metrics_labels = []
     for br in branches:
         for b in exp.benches:
-            gen = Stage("generate", f"generate/{br.label}/{b.label}", {"model": model, "generate": exp.generate},
+            gen = Stage("generate", f"generate/{br.label}/{b.label}",
+                        {"model": model, "generate": {**exp.generate, **b.generate}},
                         deps={"bench": f"attack/{b.label}"})
             if br.mix is not None:
                 gen.deps["adapter"] = f"train/{br.label}"
@@ -126,14 +142,46 @@ def _records_image_root(exp: Experiment) -> str | None:
     return parents.pop() if len(parents) == 1 else None
 
 
+_BUILD_OPTIONS = ("limit", "workers", "force", "images", "subset")  # build_benchmark's own; the rest go to the kind
+
+
+def _validate_inputs(exp: Experiment) -> None:
+    """What a run would fail on later, checked at plan time (so --dry-run catches it), naming the YAML key."""
+    from ..attacks import get_attack, get_loader
+    from ..models.loading import _check_local, _looks_like_path
+
+    name = exp.model.name
+    local = Path(name).expanduser()
+    if name != "tiny":
+        if local.exists():
+            try:
+                _check_local(local)
+            except UnmaskError as exc:
+                raise UnmaskError(f"model.name: {exc}") from None
+        elif _looks_like_path(name):
+            raise UnmaskError(f"model.name: {name!r}: no such model folder")
+    for i, b in enumerate(exp.benches):
+        opts = {k: v for k, v in b.options.items() if k not in _BUILD_OPTIONS}
+        try:
+            get_attack(b.kind, **opts)
+            if b.loader is not None:
+                get_loader(b.loader)
+        except UnmaskError as exc:
+            raise UnmaskError(f"benches.{i} ({b.label}): {exc}") from None
+        except TypeError as exc:
+            raise UnmaskError(f"benches.{i} ({b.label}): options: {exc}") from None
+
+
 def _validate_eval_settings(exp: Experiment) -> None:
     from ..generate import GenerateConfig
     from ..judges import get_judge
 
-    try:
-        GenerateConfig(model=exp.model.name, bench="-", out="-", **exp.generate)
-    except Exception as exc:
-        raise UnmaskError(f"generate: {_first_error(exc)}") from None
+    for where_, settings in [("generate", exp.generate),
+                             *((f"benches.{b.label}.generate", {**exp.generate, **b.generate}) for b in exp.benches)]:
+        try:
+            GenerateConfig(model=exp.model.name, bench="-", out="-", **settings)
+        except Exception as exc:
+            raise UnmaskError(f"{where_}: {_first_error(exc)}") from None
     for j in exp.judges:
         try:
             get_judge(j.name, **j.options).close()
@@ -224,7 +272,8 @@ def _mix(st: Stage, out: Path, deps: dict[str, Path], ctx: Any) -> None:
     sources = [_resolve(s, st, deps) for s in st.params["sources"]]
     run_mix(sources, out / "mix.json", cfg, fmt=st.params["format"], image_root=st.params.get("image_root"),
             refusal_source=_resolve(st.params["refusal_source"], st, deps),
-            curated=_resolve(st.params["curated"], st, deps), refusal_bank_path=refusals)
+            curated=_resolve(st.params["curated"], st, deps), refusal_bank_path=refusals,
+            curated_images=st.params.get("curated_images"))
 
 
 @stage("train")

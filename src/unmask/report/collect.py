@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from ..errors import UnmaskError
+from ..errors import UnmaskError, short
 from ..metrics import judge_label
 
 __all__ = ["Entry", "Runs", "collect"]
@@ -56,6 +56,8 @@ def _load_json(path: Path) -> Any:
         return orjson.loads(path.read_bytes())
     except orjson.JSONDecodeError as exc:
         raise UnmaskError(f"{path}: invalid JSON ({str(exc).split(':')[0]})") from None
+    except OSError as exc:
+        raise UnmaskError(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from None
 
 
 def _check_metrics(path: Path, doc: Any) -> dict[str, Any]:
@@ -68,7 +70,70 @@ def _check_metrics(path: Path, doc: Any) -> dict[str, Any]:
         raise UnmaskError(f"{path}: 'overall' lacks the unjudged count; rewrite it with `unmask metrics`")
     if doc.get("labels") is not None and not isinstance(doc["labels"], dict):
         raise UnmaskError(f"{path}: 'labels' must be an object")
+    _check_block(path, "overall", doc["overall"], "asr")
+    for key, rate in (("harmful", "asr"), ("benign", "over_refusal")):
+        if doc.get(key) is not None:
+            _check_block(path, key, doc[key], rate)
+    for key in ("by_attack", "by_category"):
+        groups = doc.get(key)
+        if groups is None:
+            continue
+        if not isinstance(groups, dict):
+            raise UnmaskError(f"{path}: {key!r} must be an object")
+        for name, block in groups.items():
+            _check_block(path, f"{key}.{name}", block, "asr")
     return doc
+
+
+def _check_summary(path: Path, doc: Any) -> Any:
+    """A demo summary ({models: {model: {rate: block}}, refusal_logodds}) has numbers where the table prints
+    numbers; any other summary is shown as it is (its cells are printed defensively)."""
+    models = doc.get("models") if isinstance(doc, dict) else None
+    if isinstance(models, dict):
+        for m, row in models.items():
+            for k, block in (row.items() if isinstance(row, dict) else ()):
+                if isinstance(block, dict):
+                    _check_block(path, f"models.{m}.{k}", block, "value")
+        logodds = doc.get("refusal_logodds") or {}
+        if not isinstance(logodds, dict):
+            raise UnmaskError(f"{path}: refusal_logodds: must be an object")
+        for m, lo in logodds.items():
+            for k, v in (lo.items() if isinstance(lo, dict) else ()):
+                if v is not None and not _number(v):
+                    raise UnmaskError(f"{path}: refusal_logodds.{m}.{k}: must be a number or null, not {short(v)}")
+    return doc
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _check_block(path: Path, where: str, block: Any, rate: str) -> None:
+    """A rate block as `unmask metrics` writes it: counts are integers, the rate a number or null, the
+    interval null or two numbers; anything else would crash the tables and plots later."""
+    if not isinstance(block, dict):
+        raise UnmaskError(f"{path}: {where}: must be an object")
+    for key in ("n", "n_judged", "n_unjudged"):
+        v = block.get(key)
+        if v is not None and not (isinstance(v, int) and not isinstance(v, bool) and v >= 0):
+            raise UnmaskError(f"{path}: {where}.{key}: must be a count, not {short(v)}")
+    if block.get(rate) is not None and not _number(block[rate]):
+        raise UnmaskError(f"{path}: {where}.{rate}: must be a number or null, not {short(block[rate])}")
+    ci = block.get("ci")
+    if ci is not None and not (isinstance(ci, list) and len(ci) == 2 and all(_number(c) for c in ci)):
+        raise UnmaskError(f"{path}: {where}.ci: must be two numbers or null, not {short(ci)}")
+
+
+def _inside(p: Path, d: Path, base: Path) -> str:
+    """``p``'s name relative to ``base``; a file reached through a symlink out of the run folder ``d`` is an error
+    (a report shows what the run folder holds, nothing from elsewhere)."""
+    real = p.resolve()
+    try:
+        real.relative_to(d.resolve())
+    except ValueError:
+        raise UnmaskError(f"{p}: a symlink out of the run folder {d} (to {real}); the report reads only "
+                          "files inside it") from None
+    return str(real.relative_to(base))
 
 
 def _visible(p: Path, root: Path) -> bool:
@@ -91,11 +156,11 @@ def collect(run_dirs: list[str | Path]) -> Runs:
             raise UnmaskError(f"{d}: no metrics.json or summary.json in this run folder "
                               "(run `unmask metrics VERDICTS.jsonl -o DIR/metrics.json` first)")
         for p in metrics:
-            name = str(p.parent.resolve().relative_to(base))
+            name = str(Path(_inside(p, d, base)).parent)
             runs.entries.append(Entry(p, name, _check_metrics(p, _load_json(p))))
         for p in summaries:
-            runs.summaries.append((str(p.resolve().relative_to(base)), _load_json(p)))
+            runs.summaries.append((_inside(p, d, base), _check_summary(p, _load_json(p))))
         for p in sorted(d.rglob("*.png")):
             if p.parent.name == "bias" and _visible(p, d):
-                runs.bias.append((str(p.resolve().relative_to(base)), p))
+                runs.bias.append((_inside(p, d, base), p))
     return runs

@@ -7,13 +7,15 @@ Every generator takes a ``random.Random`` so that one seed fixes a whole stage's
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, replace
 
 from . import vocab as V
 from .font import MAX_CHARS
 from .model import CHARS
 
-__all__ = ["Example", "eval_sets", "method_set", "pseudo_word", "stage1", "stage2a_text", "stage2b"]
+__all__ = ["Example", "eval_sets", "harmless", "method_set", "names_harm", "pseudo_word", "stage1", "stage2a_text",
+           "stage2b"]
 
 
 @dataclass(frozen=True)
@@ -98,12 +100,36 @@ def text_example(rng: random.Random, mix: dict[str, float] = STAGE1_MIX) -> Exam
         return Example(_framed(rng, _request(rng, t)), V.answer(t), kind=kind, topic=t)
     if kind == "fact":
         pool = (V.BENIGN_TRAIN, TEXT_REFUSED, V.HARM_FACT)
-        t = rng.choice(rng.choice(pool))
-        if rng.random() < 0.5:
-            return Example(rng.choice(V.FACT_PROMPTS).format(t), V.fact_answer(t, "what"), kind=kind, topic=t)
-        return Example(rng.choice(V.DANGER_PROMPTS).format(t), V.fact_answer(t, "danger"), kind=kind, topic=t)
+        return _fact_example(rng, rng.choice(rng.choice(pool)))
     s = _benign_text(rng)
     return Example(V.REPEAT_PROMPT.format(s), s, kind="repeat")
+
+
+def _fact_example(rng: random.Random, t: str) -> Example:
+    if rng.random() < 0.5:
+        return Example(rng.choice(V.FACT_PROMPTS).format(t), V.fact_answer(t, "what"), kind="fact", topic=t)
+    return Example(rng.choice(V.DANGER_PROMPTS).format(t), V.fact_answer(t, "danger"), kind="fact", topic=t)
+
+
+_HARM_WORDS = re.compile(r"\b(?:" + "|".join(map(re.escape, V.HARM_CURATED + V.HARM_TEXT + V.HARM_FACT)) + r")\b")
+
+
+def names_harm(ex: Example) -> bool:
+    """Whether the sample names a harmful topic of the world's vocabulary anywhere (prompt, reply, image)."""
+    return any(_HARM_WORDS.search(x) for x in (ex.prompt, ex.reply, ex.image_text or ""))
+
+
+def harmless(ex: Example, rng: random.Random) -> Example:
+    """``ex`` if it names no harmful topic; otherwise a text sample of the same kind about a benign topic:
+    a harmful request (refused) becomes a benign request (answered), a fact about a harmful topic a fact
+    about a benign training topic. The world's text replay made benign (the method with no harmful data)."""
+    if not names_harm(ex):
+        return ex
+    if ex.kind == "harm":
+        return text_example(rng, {"benign": 1.0})
+    if ex.kind == "fact":
+        return _fact_example(rng, rng.choice(V.BENIGN_TRAIN))
+    raise ValueError(f"no benign counterpart for a {ex.kind!r} sample that names a harmful topic")
 
 
 def _benign_text(rng: random.Random) -> str:

@@ -4,11 +4,13 @@ Starting from the shipped base model (no download, no base training): export the
 files, then one ``unmask run`` experiment — the base model, the method (``unmask mix --fraction 0.1``
 of the world's benign multimodal data, LoRA fine-tune) and a curated baseline of the same size
 (harmful typographic requests with refusals, VLGuard-style), optionally a sweep over refusal fractions —
-each evaluated on held-out harmful requests as text and as typography and on held-out benign
-typographic requests, judged by the keyword judge. Then ``summary.json`` and the report.
+each evaluated on held-out harmful requests as text and as typography and on held-out benign requests
+as typography and as text, judged by the keyword judge. Then ``summary.json`` and the report.
 
 Besides greedy ASR, the summary gives the continuous measure: the mean log-odds of the refusal's
-opening token at the first reply position, so selectivity shows even below the greedy threshold.
+opening token at the first reply position, so selectivity shows even below the greedy threshold; beside
+each rate, intervals that resample whole topics and the shares of clean and off-track replies; and paired
+differences between models (:mod:`unmask.world.summary`).
 """
 
 from __future__ import annotations
@@ -41,18 +43,32 @@ BENCHES = [
     {"label": "harmful-text", "kind": "text", "input": "world:harmful"},
     {"label": "harmful-typo", "kind": "world-typo", "input": "world:harmful"},
     {"label": "benign-typo", "kind": "world-typo", "input": "world:benign"},
+    {"label": "benign-text", "kind": "text", "input": "world:benign"},
 ]
 # summary key -> (bench label, metric)
 _SUMMARY = {"asr_text": ("harmful-text", "asr"), "asr_typo": ("harmful-typo", "asr"),
-            "refusal_benign_typo": ("benign-typo", "over_refusal")}
+            "refusal_benign_typo": ("benign-typo", "over_refusal"),
+            "refusal_benign_text": ("benign-text", "over_refusal")}
+BOOTSTRAP = 1000
+# The only evaluation set there is: held-out topics and wordings, but the world's design (gap, lr, near-miss
+# benign words) was chosen on it (src/unmask/world/NOTES.md): not an untouched test split.
+SPLIT = "eval"
 
 
 def _fraction_label(p: float) -> str:
     return f"{p:g}"
 
 
+REPLAYS = ("harmful", "benign")
+
+
 def demo_experiment(seed: int = 0, sweep: bool = False, fraction: float = DEMO_FRACTION,
-                    train_overrides: dict[str, Any] | None = None) -> Experiment:
+                    train_overrides: dict[str, Any] | None = None, replay: str = "harmful") -> Experiment:
+    """The demo as an experiment. ``replay``: the fine-tune data's text replay keeps the world's harmful
+    text requests with their refusals (``harmful``, the default) or replaces every record that names a
+    harmful topic with a benign one (``benign``: no harmful request anywhere in the fine-tune data)."""
+    if replay not in REPLAYS:
+        raise ValueError(f"replay must be one of {REPLAYS}, not {replay!r}")
     n_refusal = int(fraction * _TRAIN_RECORDS + 0.5)
     branches = [
         {"label": f"mix-{_fraction_label(fraction)}", "mix": {"fraction": fraction}},
@@ -69,9 +85,11 @@ def demo_experiment(seed: int = 0, sweep: bool = False, fraction: float = DEMO_F
         "benches": BENCHES,
         "generate": {"max_new_tokens": 48, "batch_size": 48, "progress": False},
         "judges": [{"name": "keyword"}],
-        "bootstrap": 1000,
+        "bootstrap": BOOTSTRAP,
         "jobs": 2,  # two stages side by side: the two fine-tunes, the generations
     }
+    if replay == "benign":
+        doc["world"] = {"benign_replay": 1}
     if sweep:
         doc["sweep"] = {"fraction": [p for p in SWEEP_FRACTIONS if p != fraction]}
     return Experiment(**doc)
@@ -92,7 +110,8 @@ def _logodds(run_dir: Path, seed: int, models: Sequence[str]) -> dict[str, dict[
     from .evaluate import run_sets
 
     sets = eval_sets(seed, with_facts=False)
-    sets = {"asr_text": sets["harm_text"], "asr_typo": sets["harm_typo"], "refusal_benign_typo": sets["benign_typo"]}
+    sets = {"asr_text": sets["harm_text"], "asr_typo": sets["harm_typo"], "refusal_benign_typo": sets["benign_typo"],
+            "refusal_benign_text": sets["benign_text"]}
     out = {}
     for model in models:
         adapter = None if model == "base" else _adapter_dir(run_dir, model)
@@ -103,22 +122,39 @@ def _logodds(run_dir: Path, seed: int, models: Sequence[str]) -> dict[str, dict[
 
 
 def _adapter_dir(run_dir: Path, model: str) -> str:
-    done = [p for p in (run_dir / ".stages").glob("train-*/.done.json")
-            if orjson.loads(p.read_bytes())["label"] == f"train/{model}"]
-    if not done:
-        raise FileNotFoundError(f"no finished training stage for {model}")
-    return str(done[0].parent / "model")
+    from .summary import stage_dir
+
+    return str(stage_dir(run_dir, f"train/{model}") / "model")
+
+
+def _add_statistics(summary: dict[str, Any], run_dir: Path, seed: int) -> None:
+    """Beside each rate: its topic-resampled interval and the shares of clean and off-track replies; then the
+    paired differences between models. Writes every request's outcome to ``world_items.jsonl``."""
+    from ..store import write_jsonl
+    from .summary import INTERVALS, differences, item_outcomes, pairs_for, rate_extras
+
+    models = list(summary["models"])
+    items = item_outcomes(run_dir, seed, models, [bench for bench, _ in _SUMMARY.values()])
+    for model, row in summary["models"].items():
+        for key, (bench, metric) in _SUMMARY.items():
+            mine = [r for r in items if r["model"] == model and r["bench"] == bench]
+            row[key] |= rate_extras(mine, metric, BOOTSTRAP, seed, tag=f"{model}:{key}")
+    summary["differences"] = differences(items, _SUMMARY, pairs_for(models), BOOTSTRAP, seed)
+    summary["interval_method"] = INTERVALS
+    summary["bootstrap"] = {"n": BOOTSTRAP, "seed": seed, "level": 0.95}
+    write_jsonl(run_dir / "world_items.jsonl", items)
 
 
 def run_demo(out: str | Path, seed: int = 0, sweep: bool = False, log: Callable[[str], None] = print,
-             continuous: bool = True, train_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+             continuous: bool = True, train_overrides: dict[str, Any] | None = None,
+             replay: str = "harmful") -> dict[str, Any]:
     """Run the demo into ``out``; returns the summary (also written to ``out/summary.json``)."""
     out = Path(out)
     t0 = time.time()
-    exp = demo_experiment(seed, sweep, train_overrides=train_overrides)
+    exp = demo_experiment(seed, sweep, train_overrides=train_overrides, replay=replay)
     result = run_experiment(exp, out, log=log)
     judge = None
-    summary: dict[str, Any] = {"format_version": 1, "seed": seed, "models": {}}
+    summary: dict[str, Any] = {"format_version": 1, "seed": seed, "split": SPLIT, "replay": replay, "models": {}}
     for model in result["summary"]:
         row: dict[str, Any] = {}
         for key, (bench, metric) in _SUMMARY.items():
@@ -127,6 +163,7 @@ def run_demo(out: str | Path, seed: int = 0, sweep: bool = False, log: Callable[
             judge = metrics["judge"]
         summary["models"][model] = row
     summary["judge"] = judge
+    _add_statistics(summary, out, seed)
     if continuous:
         summary["refusal_logodds"] = _logodds(out, seed, list(summary["models"]))
     summary["seconds"] = round(time.time() - t0, 1)
