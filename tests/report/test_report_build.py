@@ -89,13 +89,21 @@ def test_demo_summary_becomes_one_row_per_model(tmp_path):
                    "mix-0.1": {"asr_text": rate(0.0, [0.0, 0.026], 144, 144), "asr_typo": rate(0.153, [0.097, 0.215], 144, 144),
                                "refusal_benign_typo": rate(0.056, [0.021, 0.097], 144, 140)}},
         "refusal_logodds": {"base": {"asr_typo": -3.52, "refusal_benign_typo": -9.305},
-                            "mix-0.1": {"asr_typo": 2.259, "refusal_benign_typo": -3.76}}}))
+                            "mix-0.1": {"asr_typo": 2.259, "refusal_benign_typo": -3.76}},
+        # keys the report does not know (the world's statistics): shown as they are, never a crash
+        "split": "topics", "differences": {"mix-0.1 - base": {"asr_typo": {"value": -0.75, "ci": [-0.83, -0.66]},
+                                                              "asr_text": {"value": 0.0, "ci": None}}},
+        "interval_method": {"ci": "Wilson", "ci_topics": "cluster bootstrap"}, "extra": [1, {"a": None}]}))
     build_report([run], tmp_path / "r.html")
     md = (tmp_path / "r.md").read_text()
     assert ("| base | 0.000 [0.000, 0.026] (144/144) | 0.903 [0.854, 0.951] (144/144) | n/a (0/144) | "
             "keyword 1+abc | -3.52 / -9.30 |") in md
     assert "| mix-0.1 | 0.000 [0.000, 0.026] (144/144) | 0.153 [0.097, 0.215] (144/144) | " \
            "0.056 [0.021, 0.097] (140/144) | keyword 1+abc | +2.26 / -3.76 |" in md
+    assert "| seed | 0 |" in md and "| split | topics |" in md and "| extra | 1, a= |" in md
+    assert "## Summary (demo/summary.json): differences" in md
+    assert "| mix-0.1 - base | -0.750 [-0.830, -0.660] | 0.000 |" in md
+    assert "| ci_topics | cluster bootstrap |" in md
 
 
 def test_plot_text_reads_at_10_pt_or_more(runs, tmp_path, monkeypatch):

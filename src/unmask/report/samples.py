@@ -7,6 +7,10 @@ in the verdicts' manifest. Each verdict row of the file's judge becomes one samp
 metrics group them (``set`` attack / benign, category and attack, ``(none)`` when empty), so a table cell's
 ``n`` is the number of samples its link lists.
 
+Only files inside the run folders given to the report are read (after symlinks): a file named elsewhere is
+left out and said, as :mod:`unmask.report.collect` does for the metrics files; give the folder that holds
+the samples (for ``unmask run``, the run folder, not its ``results/``).
+
 Images are embedded as JPEG thumbnails (longest side ``thumb`` px) until ``image_budget`` bytes of data URL
 are spent, taking one image from each benchmark in turn; past the budget a sample shows its image's path
 instead. Long texts are cut at ``max_chars`` characters (the cut is said).
@@ -56,26 +60,50 @@ def group_keys(row: dict[str, Any]) -> tuple[str, str, str]:
             str(row.get("category") or "(none)"), str(row.get("attack") or "(none)"))
 
 
-def _find(entry: Entry, role: str) -> list[Path]:
+class _Roots:
+    """The run folders the report may read from; remembers what it refused."""
+
+    def __init__(self, roots: list[Path]):
+        self.roots = [r.resolve() for r in roots]
+        self.refused: list[Path] = []
+
+    def inside(self, p: Path) -> bool:
+        real = p.resolve()
+        if any(real == r or r in real.parents for r in self.roots):
+            return True
+        self.refused.append(p)
+        return False
+
+    def keep(self, paths: list[Path]) -> list[Path]:
+        return [p for p in paths if self.inside(p)]
+
+
+def _refused(roots: _Roots, since: int) -> str:
+    paths = list(dict.fromkeys(map(str, roots.refused[since:])))
+    return "; not read, outside the run folders given: " + ", ".join(paths) if paths else ""
+
+
+def _find(entry: Entry, role: str, roots: _Roots) -> list[Path]:
     src = entry.doc.get("sources")
     named = src.get(role) if isinstance(src, dict) else None
     if isinstance(named, list) and named:
-        return [p for p in (resolve_source(str(s), entry.path) for s in named) if p is not None]
+        return roots.keep([p for p in (resolve_source(str(s), entry.path) for s in named) if p is not None])
     return []
 
 
-def _verdict_files(entry: Entry) -> list[Path]:
-    found = _find(entry, "verdicts")
+def _verdict_files(entry: Entry, roots: _Roots) -> list[Path]:
+    found = _find(entry, "verdicts", roots)
     if found:
         return found
     beside = entry.path.parent / "verdicts.jsonl"
     if beside.is_file():
-        return [beside]
-    return manifest_inputs(entry.path)
+        return roots.keep([beside])
+    return roots.keep(manifest_inputs(entry.path))
 
 
-def _inputs(entry: Entry, verdicts: list[Path]) -> tuple[list[Path], list[Path]]:
-    return follow_manifests(verdicts, _find(entry, "generations"), _find(entry, "samples"))
+def _inputs(entry: Entry, verdicts: list[Path], roots: _Roots) -> tuple[list[Path], list[Path]]:
+    gens, samps = follow_manifests(verdicts, _find(entry, "generations", roots), _find(entry, "samples", roots))
+    return roots.keep(gens), roots.keep(samps)
 
 
 def _by_id(paths: list[Path]) -> dict[str, tuple[dict[str, Any], Path]]:
@@ -99,15 +127,17 @@ def _judge_of(row: dict[str, Any], judge: Any) -> bool:
         judge.get("version", ""))
 
 
-def _entry_rows(entry: Entry, index: int, max_chars: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def _entry_rows(entry: Entry, index: int, max_chars: int, roots: _Roots) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     labels = entry.labels
     info = {"name": entry.name, "model": str(labels.get("model", entry.name)), "bench": str(labels.get("bench", "")),
             "judge": entry.judge, "n": 0, "found": False, "note": ""}
-    verdicts = _verdict_files(entry)
+    n_refused = len(roots.refused)
+    verdicts = _verdict_files(entry, roots)
     if not verdicts:
-        info["note"] = "no verdicts found (metrics.json names none that exist, and none lies beside it)"
+        info["note"] = "no verdicts found (metrics.json names none that exist in the run folders, and none lies " \
+                       "beside it)" + _refused(roots, n_refused)
         return [], info
-    gens, samps = _inputs(entry, verdicts)
+    gens, samps = _inputs(entry, verdicts, roots)
     by_gen, by_sample = _by_id(gens), _by_id(samps)
     rows = []
     for path in verdicts:
@@ -131,6 +161,8 @@ def _entry_rows(entry: Entry, index: int, max_chars: int) -> tuple[list[dict[str
                if not have]
     if missing:
         info["note"] = "not found: " + ", ".join(missing)
+    if len(roots.refused) > n_refused:
+        info["note"] = (info["note"] + "; " if info["note"] else "") + _refused(roots, n_refused).lstrip("; ")
     n_expected = sum(int((entry.doc.get(k) or {}).get("n") or 0) for k in ("overall", "benign"))
     if n_expected and n_expected != len(rows):
         info["note"] = (info["note"] + "; " if info["note"] else "") + (
@@ -173,12 +205,13 @@ def _round_robin(rows: list[dict[str, Any]]) -> Iterator[str]:
         yield from (p for p in group if p is not None)
 
 
-def gather_samples(entries: list[Entry], *, image_budget: int = IMAGE_BUDGET, thumb: int = THUMB,
+def gather_samples(entries: list[Entry], roots: list[Path], *, image_budget: int = IMAGE_BUDGET, thumb: int = THUMB,
                    max_chars: int = MAX_CHARS) -> SampleSet:
-    """Every sample behind ``entries`` (see the module docstring)."""
+    """Every sample behind ``entries`` found inside the run folders ``roots`` (see the module docstring)."""
     out = SampleSet(image_budget=image_budget)
+    allowed = _Roots(roots)
     for i, e in enumerate(entries):
-        rows, info = _entry_rows(e, i, max_chars)
+        rows, info = _entry_rows(e, i, max_chars, allowed)
         out.rows += rows
         out.files.append(info)
         if info["note"]:
@@ -186,7 +219,7 @@ def gather_samples(entries: list[Entry], *, image_budget: int = IMAGE_BUDGET, th
     spent, keys = 0, {}
     for p in _round_robin(out.rows):
         out.n_images += 1
-        data = thumbnail(Path(p), thumb) if spent < image_budget else None
+        data = thumbnail(Path(p), thumb) if spent < image_budget and allowed.inside(Path(p)) else None
         url = "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii") if data else None
         if url is None or spent + len(url) > image_budget:
             out.n_images_skipped += 1
@@ -199,6 +232,6 @@ def gather_samples(entries: list[Entry], *, image_budget: int = IMAGE_BUDGET, th
         r["img"] = keys.get(r.pop("_abs") or "")
     if out.n_images_skipped:
         out.notes.append(f"{out.n_images_skipped} of {out.n_images} sample images are not embedded (the page's "
-                         f"image budget of {image_budget / 1e6:g} MB is spent, or the file is unreadable); "
-                         "those samples show the image's path.")
+                         f"image budget of {image_budget / 1e6:g} MB is spent, or the file is unreadable or "
+                         "outside the run folders); those samples show the image's path.")
     return out

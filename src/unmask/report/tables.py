@@ -212,9 +212,23 @@ def _demo_tables(title: str, doc: dict[str, Any], entries: list[Entry], links: _
         rows.append(cells)
     out: list[Table] = [(title, head, rows)]
     rest = {k: v for k, v in doc.items() if k not in _DEMO_KNOWN}
-    if rest:
-        out.append((f"{title}: settings", ["key", "value"], [[str(k), _cell(v)] for k, v in rest.items()]))
+    scalars = {k: v for k, v in rest.items() if not isinstance(v, dict) or not v}
+    if scalars:
+        out.append((f"{title}: settings", ["key", "value"], [[str(k), _cell(v)] for k, v in scalars.items()]))
+    for k, v in rest.items():  # keys the report does not know, each as a table of its own
+        if k not in scalars:
+            out.append(_generic(f"{title}: {k}", v))
     return out
+
+
+def _generic(title: str, doc: dict[str, Any]) -> Table:
+    """An object of objects as rows x columns; any other object as key / value."""
+    if all(isinstance(v, dict) for v in doc.values()):
+        cols: list[str] = []
+        for v in doc.values():
+            cols += [k for k in v if k not in cols]
+        return title, ["", *cols], [[str(m), *[_cell(v[c]) if c in v else "-" for c in cols]] for m, v in doc.items()]
+    return title, ["key", "value"], [[str(k), _cell(v)] for k, v in doc.items()]
 
 
 def _summary_tables(name: str, doc: Any, entries: list[Entry], links: _Links) -> list[Table]:
@@ -223,10 +237,8 @@ def _summary_tables(name: str, doc: Any, entries: list[Entry], links: _Links) ->
             isinstance(v, dict) for v in doc["models"].values()):
         return _demo_tables(title, doc, entries, links)
     if isinstance(doc, dict) and doc and all(isinstance(v, dict) for v in doc.values()):
-        cols: list[str] = []
-        for v in doc.values():
-            cols += [k for k in v if k not in cols]
-        return [(title, ["model", *cols], [[str(m), *[_cell(v.get(c, "")) for c in cols]] for m, v in doc.items()])]
+        t, head, rows = _generic(title, doc)
+        return [(t, ["model", *head[1:]], rows)]
     if isinstance(doc, dict):
-        return [(title, ["key", "value"], [[str(k), _cell(v)] for k, v in doc.items()])]
+        return [_generic(title, doc)]
     return [(title, ["value"], [[_cell(doc)]])]
