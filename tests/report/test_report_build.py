@@ -136,3 +136,23 @@ def test_plot_text_reads_at_10_pt_or_more(runs, tmp_path, monkeypatch):
 
         px = Image.open(io.BytesIO(base64.b64decode(data))).width
         assert abs(int(width) - px / 2) <= 1 and int(width) <= 1150  # 200 dpi, shown at 100 px per inch
+
+
+def test_run_summary_is_a_model_by_bench_grid(runs, tmp_path):
+    """`unmask run`'s summary.json ({model: {bench: {judge: ...}}}, written by the runner's own function): one
+    row per model, one column per bench, ASR or over-refusal with its interval, linked to its samples."""
+    from unmask.pipeline.run import _summary_entry
+
+    summary = {}
+    for p in sorted(runs[0].glob("mix-*/*/metrics.json")):
+        doc = orjson.loads(p.read_bytes())
+        summary.setdefault(doc["labels"]["model"], {}).setdefault(doc["labels"]["bench"], {})["keyword"] = \
+            _summary_entry(doc)
+    (runs[0] / "summary.json").write_bytes(orjson.dumps(summary))
+    build_report(runs, tmp_path / "r.html")
+    page = (tmp_path / "r.html").read_text()
+    table = page.split("Summary (sweep/summary.json)</h2>")[1].split("</table>")[0]
+    assert "<th>model</th><th>benign-typo</th><th>figstep</th>" in table and table.count("<tr>") == 4
+    assert re.search(r'<td>mix-0.1</td><td><a href="#samples\?file=2&amp;set=benign">over-refusal 0\.067 '
+                     r'\[0\.026, 0\.159\]</a></td><td><a href="#samples\?file=3&amp;set=attack">ASR 0\.509 '
+                     r'\[0\.383, 0\.634\]</a></td>', table), table

@@ -18,7 +18,7 @@ max-width:1150px}h1{font-size:24px}h2{font-size:18px;margin-top:28px;border-bott
 table{border-collapse:collapse;font-size:13px;margin:8px 0}th,td{border:1px solid #ccc;padding:4px 8px;
 text-align:left}th{background:#f2f2f2}tr:nth-child(even) td{background:#fafafa}img{max-width:100%;
 border:1px solid #eee;margin:6px 0}.note{color:#555;font-size:13px}nav{font-size:14px}nav a{margin-right:12px}
-figure{margin:0 0 18px 0}figcaption{font-size:13px;color:#555}
+figure{margin:0 0 18px 0}figcaption{font-size:13px;color:#555}.tw{overflow-x:auto}
 """
 
 NOTE = ("ASR = complied / judged. Unjudged verdicts (failed or unreadable judge calls) are excluded "
@@ -85,10 +85,10 @@ def render_html(title: str, tabs: list[Table], plots: list[tuple[str, bytes]], m
     for k, (t, head, rows) in enumerate(tabs):
         if k == n_before:
             parts += _html_plots(plots)
-        parts.append(f"<h2 id={_anchor(t)}>{e(t)}</h2><table><thead><tr>"
+        parts.append(f"<h2 id={_anchor(t)}>{e(t)}</h2><div class=tw><table><thead><tr>"
                      + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr></thead><tbody>")
         parts += ["<tr>" + "".join(_td(c) for c in r) + "</tr>" for r in rows]
-        parts.append("</tbody></table>")
+        parts.append("</tbody></table></div>")
     if n_before >= len(tabs):
         parts += _html_plots(plots)
     if samples is not None:
