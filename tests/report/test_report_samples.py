@@ -204,3 +204,24 @@ def test_only_files_inside_the_run_folders_are_read(tmp_path, tools):
     res = build_report([run], tmp_path / "r2.html")
     page = (tmp_path / "r2.html").read_text()
     assert res["n_samples"] == 0 and "outside the run folders given" in page
+
+
+def test_synthetic_images_are_drawn_and_foreign_files_are_not_decoded(tmp_path, tools):
+    """An ``unmask://`` image is drawn for its thumbnail; a PostScript body named .png is never decoded
+    (only the raster allow-list of unmask.images opens images): that sample shows its path."""
+    run = tmp_path / "run"
+    bench = tools.make_bench(run / "bench", "s", 2, True, images=False)
+    (run / "bench" / "eps.png").write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\nshowpage\n")
+    lines = [orjson.loads(x) for x in bench.read_bytes().splitlines()]
+    lines[0]["image"], lines[1]["image"] = "unmask://blank?size=64", "eps.png"
+    bench.write_bytes(b"".join(orjson.dumps(x) + b"\n" for x in lines))
+    v, g = tools.write_run(run / "m", bench, 1.0, True, seed=1, model="m")
+    doc = compute_metrics(read_verdicts([v]), bootstrap=0)
+    doc["sources"] = {"verdicts": ["verdicts.jsonl"], "generations": ["generations.jsonl"],
+                      "samples": ["bench/samples.jsonl"]}
+    (run / "m" / "metrics.json").write_bytes(orjson.dumps(doc))
+    res = build_report([run], tmp_path / "r.html")
+    data = embedded((tmp_path / "r.html").read_text())
+    by_id = {r["id"]: r for r in data["rows"]}
+    assert res["n_images"] == 1 and by_id["s-0"]["img"] in data["images"]
+    assert by_id["s-1"]["img"] is None and by_id["s-1"]["path"] == "eps.png"

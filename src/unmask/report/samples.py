@@ -27,6 +27,7 @@ from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
+from ..images import SCHEME
 from ..metrics.sources import follow_manifests, manifest_inputs, resolve_source
 from ..store import iter_jsonl
 from .collect import Entry
@@ -115,6 +116,13 @@ def _by_id(paths: list[Path]) -> dict[str, tuple[dict[str, Any], Path]]:
     return out
 
 
+def _image_key(image: str | None, samples: Path | None) -> str | None:
+    """Where a sample's image is: a path resolved under its benchmark folder, or the synthetic reference."""
+    if not image or samples is None:
+        return None
+    return image if image.startswith(SCHEME) else str((samples.parent / image).resolve())
+
+
 def _cut(text: Any, max_chars: int) -> str:
     s = "" if text is None else str(text)
     return s if len(s) <= max_chars else s[:max_chars] + f" [... {len(s) - max_chars} more characters]"
@@ -154,7 +162,7 @@ def _entry_rows(entry: Entry, index: int, max_chars: int, roots: _Roots) -> tupl
                 "why": _cut(v.get("reason"), max_chars),
                 "q": _cut(gen.get("prompt") or sample.get("prompt") or "", max_chars),
                 "a": _cut(gen["response"], max_chars) if "response" in gen else None,
-                "img": None, "path": image, "_abs": str((Path(spath).parent / image).resolve()) if image and spath else None,
+                "img": None, "path": image, "_abs": _image_key(image, spath),
             })
     info.update(n=len(rows), found=True)
     missing = [what for what, have in (("generations (answers)", gens), ("benchmark samples (prompts, images)", samps))
@@ -170,25 +178,29 @@ def _entry_rows(entry: Entry, index: int, max_chars: int, roots: _Roots) -> tupl
     return rows, info
 
 
-def thumbnail(path: Path, size: int = THUMB) -> bytes | None:
-    """A JPEG thumbnail of ``path`` (longest side ``size``), or None when it cannot be read as an image."""
-    from PIL import Image, UnidentifiedImageError
+def thumbnail(path: str | Path, size: int = THUMB) -> bytes | None:
+    """A JPEG thumbnail of ``path`` (longest side ``size``; a synthetic ``unmask://`` reference is drawn), or
+    None when it cannot be read as a raster image (opened through :func:`unmask.images.pil_open` only)."""
+    from PIL import Image
+
+    from ..images import is_synthetic, open_image, pil_open
 
     try:
-        with Image.open(path) as im:
-            im.load()
-            if im.mode in ("RGBA", "LA", "P"):
-                im = im.convert("RGBA")
-                bg = Image.new("RGB", im.size, (255, 255, 255))
-                bg.paste(im, mask=im.getchannel("A"))
-                im = bg
-            else:
-                im = im.convert("RGB")
-            im.thumbnail((size, size))
-            buf = io.BytesIO()
-            im.save(buf, format="JPEG", quality=80, optimize=True)
-            return buf.getvalue()
-    except (OSError, UnidentifiedImageError, ValueError):
+        if is_synthetic(str(path)):
+            im = open_image(str(path))
+        else:
+            with pil_open(path) as src:
+                src.load()
+                im = src.convert("RGBA") if src.mode in ("RGBA", "LA", "P") else src.convert("RGB")
+        if im.mode == "RGBA":  # transparent parts on white, as a browser shows them
+            bg = Image.new("RGB", im.size, (255, 255, 255))
+            bg.paste(im, mask=im.getchannel("A"))
+            im = bg
+        im.thumbnail((size, size))
+        buf = io.BytesIO()
+        im.save(buf, format="JPEG", quality=80, optimize=True)
+        return buf.getvalue()
+    except Exception:  # PIL raises many types for corrupt or foreign files; the sample shows the path instead
         return None
 
 
@@ -200,7 +212,7 @@ def _round_robin(rows: list[dict[str, Any]]) -> Iterator[str]:
         p = r["_abs"]
         if p and p not in seen:
             seen.add(p)
-            by_bench.setdefault(str(Path(p).parent), []).append(p)
+            by_bench.setdefault(str(r["f"]) if p.startswith(SCHEME) else str(Path(p).parent), []).append(p)
     for group in zip_longest(*by_bench.values()):
         yield from (p for p in group if p is not None)
 
@@ -219,7 +231,8 @@ def gather_samples(entries: list[Entry], roots: list[Path], *, image_budget: int
     spent, keys = 0, {}
     for p in _round_robin(out.rows):
         out.n_images += 1
-        data = thumbnail(Path(p), thumb) if spent < image_budget and allowed.inside(Path(p)) else None
+        readable = p.startswith(SCHEME) or allowed.inside(Path(p))
+        data = thumbnail(p, thumb) if spent < image_budget and readable else None
         url = "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii") if data else None
         if url is None or spent + len(url) > image_budget:
             out.n_images_skipped += 1
