@@ -156,3 +156,23 @@ def test_run_summary_is_a_model_by_bench_grid(runs, tmp_path):
     assert re.search(r'<td>mix-0.1</td><td><a href="#samples\?file=2&amp;set=benign">over-refusal 0\.067 '
                      r'\[0\.026, 0\.159\]</a></td><td><a href="#samples\?file=3&amp;set=attack">ASR 0\.509 '
                      r'\[0\.383, 0\.634\]</a></td>', table), table
+
+
+def test_grids_name_each_column_once_and_cli_switches(runs, tmp_path):
+    """The runner labels each file with its attack kind; the by-attack grid still has one 'attack' column
+    (rows: bench and attack; columns: models), not the label and the group side by side."""
+    for p in runs[0].glob("mix-*/*/metrics.json"):
+        doc = orjson.loads(p.read_bytes())
+        doc["labels"]["attack"] = "figstep"
+        p.write_bytes(orjson.dumps(doc))
+    out = tmp_path / "r.html"
+    main(["report", str(runs[0]), "-o", str(out), "--image-budget-mb", "0"])
+    md = (tmp_path / "r.md").read_text()
+    heads = [line for line in md.splitlines() if line.startswith("| bench | attack |")]
+    assert heads == ["| bench | attack | mix-0.0 | mix-0.1 | mix-0.3 |"] * 2  # ASR, over-refusal
+    assert re.search(r"^\| figstep \| text( \| \d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\] \(\d+/\d+(, \d unjudged)?\)){3} \|$",
+                     md, re.M)
+    page = out.read_text()
+    assert '"images":{}' in page and "image budget of 0 MB" in page
+    main(["report", str(runs[0]), "-o", str(out), "--no-samples"])
+    assert "unmask-samples" not in out.read_text()
