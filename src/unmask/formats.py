@@ -21,7 +21,7 @@ Every converter is lossless both ways: fields unmask does not interpret are kept
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ __all__ = [
     "detect_format",
     "is_synthetic",
     "iter_records",
+    "output_format",
     "read_records",
     "resolve_image",
     "to_llava",
@@ -175,6 +176,10 @@ def _from_messages(row: dict[str, Any], index: int, source: str) -> Conversation
         text, parts = _content_to_text(m["content"], j)
         if parts:
             extra.setdefault("_parts", []).append(j)
+            if any(set(p) != ({"type", "text"} if p.get("type") == "text" else {"type"}) or p["type"] == "image_url"
+                   for p in m["content"]):
+                # keys beyond type/text (OpenAI's image_url, Arrow's "text": None, ...) are written back
+                extra.setdefault("_part_keys", {})[str(j)] = m["content"]
         turns.append(Turn(role=m["role"], text=text))
     for k, v in row.items():
         if k not in ("id", "images", "messages", "metadata", "source"):
@@ -257,13 +262,24 @@ def to_messages(conv: Conversation) -> dict[str, Any]:
                     content.append({"type": "image"})
                 if piece:
                     content.append({"type": "text", "text": piece})
-            msgs.append({"role": t.role, "content": content})
+            msgs.append({"role": t.role, "content": _with_part_keys(content, conv.extra.get("_part_keys", {}).get(str(j)))})
         else:
             msgs.append({"role": t.role, "content": t.text})
     out["messages"] = msgs
     _put_images(out, conv, "images")
     _put_common(out, conv)
     return out
+
+
+def _with_part_keys(parts: list[dict[str, Any]], original: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The original parts (every key, in order) with the current texts, when they still line up part for
+    part (same count, text where text was); else the plain parts."""
+    if not original or len(original) != len(parts):
+        return parts
+    if any((o.get("type") == "text") != (p["type"] == "text") for o, p in zip(original, parts, strict=True)):
+        return parts
+    return [{k: (p["text"] if k == "text" and p["type"] == "text" else v) for k, v in o.items()}
+            for o, p in zip(original, parts, strict=True)]
 
 
 # ------------------------------------------------------------------------------------------ reading
@@ -331,9 +347,15 @@ def _iter_rows(path: Path, fmt: str) -> Iterator[tuple[int, Any, int | None]]:
         raise UnmaskError(f"{path}: unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
 
 
+_HF_ONE_IMAGE = "_unmask_image_was_string"  # in a saved dataset's extra_json: write that image back as a string
+
+
 def iter_records(path: str | Path, fmt: str | None = None, image_root: str | Path | None = None,
-                 check_images: bool = False, source: str | None = None) -> Iterator[Conversation]:
-    """Read records from ``path``, validating each; errors name the file and the record."""
+                 check_images: bool = False, source: str | None = None,
+                 extract: Any = None) -> Iterator[Conversation]:
+    """Read records from ``path``, validating each; errors name the file and the record. ``extract``: an
+    :class:`unmask.formats_embedded.Extractor` for a saved dataset's embedded images (without one they
+    are an error); the paths it returns are relative to the output's folder and are not re-resolved."""
     path = Path(path)
     fmt = fmt or detect_format(path)
     if fmt not in FORMATS:
@@ -344,8 +366,14 @@ def iter_records(path: str | Path, fmt: str | None = None, image_root: str | Pat
     for index, row, lineno in _iter_rows(path, fmt):
         rid = row.get("id") if isinstance(row, dict) else None
         try:
+            if fmt == "hf":
+                from .formats_embedded import replace_embedded
+
+                replace_embedded(row, extract)
             conv = conversation_from_row(row, index, src, shape)
             for img in conv.images:
+                if extract is not None and img in extract.written:
+                    continue
                 if is_synthetic(img):
                     if check_images:
                         from .images import parse_synthetic
@@ -374,63 +402,9 @@ def _check_image_file(real: Path, shown: str) -> None:
 
 
 def read_records(path: str | Path, fmt: str | None = None, image_root: str | Path | None = None,
-                 check_images: bool = False, source: str | None = None) -> list[Conversation]:
-    return list(iter_records(path, fmt, image_root, check_images, source))
+                 check_images: bool = False, source: str | None = None, extract: Any = None) -> list[Conversation]:
+    return list(iter_records(path, fmt, image_root, check_images, source, extract))
 
 
-# ------------------------------------------------------------------------------------------ writing
-def _out_format(path: Path, fmt: str | None) -> str:
-    if fmt == "messages" and path.suffix == ".jsonl":
-        return "messages-jsonl"  # before LLaMA-Factory's JSON list was read, "messages" meant JSONL
-    if fmt:
-        return fmt
-    if path.suffix == ".json":
-        return "llava"
-    if path.suffix == ".jsonl":
-        return "llava-jsonl"
-    return "hf"
-
-
-_HF_ONE_IMAGE = "_unmask_image_was_string"  # in a saved dataset's extra_json: write that image back as a string
-
-
-def write_records(records: Iterable[Conversation], path: str | Path, fmt: str | None = None) -> str:
-    """Write records atomically (temporary file, then rename). Returns the format used: ``llava`` and
-    ``messages`` write one JSON list (``messages`` to a ``.jsonl`` path writes lines), the ``-jsonl``
-    names one record per line."""
-    from .store import atomic_path
-
-    path = Path(path)
-    fmt = _out_format(path, fmt)
-    if fmt in ("llava", "messages"):
-        conv_fn = to_messages if fmt == "messages" else to_llava
-        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            fh.write(b"[")
-            for k, conv in enumerate(records):
-                if k:
-                    fh.write(b",\n")
-                fh.write(orjson.dumps(conv_fn(conv)))
-            fh.write(b"]\n")
-    elif fmt in ("llava-jsonl", "messages-jsonl"):
-        conv_fn = to_messages if fmt == "messages-jsonl" else to_llava
-        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            for conv in records:
-                fh.write(orjson.dumps(conv_fn(conv)) + b"\n")
-    elif fmt == "hf":
-        import datasets
-
-        rows = []
-        for conv in records:
-            row = to_llava(conv)
-            extra = {k: row.pop(k) for k in list(row) if k not in ("id", "image", "conversations", "metadata")}
-            if isinstance(row.get("image"), str):  # an Arrow column is all lists or all strings
-                row["image"] = [row["image"]]
-                extra[_HF_ONE_IMAGE] = True
-            row["metadata"] = orjson.dumps(row.get("metadata", {})).decode()
-            row["extra_json"] = orjson.dumps(extra).decode()
-            rows.append(row)
-        with atomic_path(path) as tmp:
-            datasets.Dataset.from_list(rows).save_to_disk(str(tmp))
-    else:
-        raise UnmaskError(f"{path}: unknown output format {fmt!r} (choose from {', '.join(FORMATS)})")
-    return fmt
+# Writing lives in formats_write (imported last: it uses the converters above).
+from .formats_write import output_format, write_records  # noqa: E402

@@ -71,8 +71,10 @@ def parse_synthetic(ref: str) -> tuple[str, int, int]:
     kind or parameter, a repeated one, a value that is not an integer or out of range)."""
     url = urlparse(ref)
     kind = url.netloc
-    if kind not in _PARAMS or url.path not in ("", "/") or url.params or url.fragment:
-        raise ValueError(f"unknown synthetic image {ref!r} (expected {SCHEME}blank?size=N or "
+    if kind not in _PARAMS:
+        raise ValueError(f"unknown synthetic image {kind!r} (expected blank or noise)")
+    if url.path not in ("", "/") or url.params or url.fragment:
+        raise ValueError(f"malformed synthetic image {ref!r} (expected {SCHEME}blank?size=N or "
                          f"{SCHEME}noise?seed=S&size=N)")
     try:
         query = parse_qs(url.query, keep_blank_values=True, strict_parsing=bool(url.query))

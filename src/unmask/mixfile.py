@@ -27,6 +27,7 @@ from .formats import (
     write_records,
 )
 from .mix import MixConfig, MixItem, apply_plan, pick_curated, plan_arrays, plan_mix, refusal_parts
+from .mixout import Rebase
 from .records import IMAGE, Conversation
 from .store import atomic_path, sha256_file, write_manifest
 from .vlguard import curated_records
@@ -111,7 +112,7 @@ def _refuse_llava_row(row: object, item: MixItem, cfg: MixConfig) -> dict:
 
 
 def _fast_mix(src: Path, out: Path, cfg: MixConfig, image_root: Path | None,
-              curated: list[Conversation]) -> MixResult:
+              curated: list[Conversation], rebase: Rebase | None = None) -> MixResult:
     """Copy runs of untouched records byte for byte (inside the kernel); parse only the refused ones.
 
     Every record's structure, roles and replies are checked by the scanner; image paths are checked
@@ -140,6 +141,7 @@ def _fast_mix(src: Path, out: Path, cfg: MixConfig, image_root: Path | None,
         last_byte = scan.spans[idx[ends], 1].tolist() if len(idx) else []
         seg_refuse = refuse[starts].tolist()
         seg_index = idx[starts].tolist()
+        seg_last = idx[ends].tolist()
         with atomic_path(out) as tmp, open(tmp, "wb", buffering=0) as fh:
             # Unbuffered: refused records and kernel-side copies of untouched runs interleave, and a
             # Python buffer would need a flush before every copy.
@@ -147,8 +149,14 @@ def _fast_mix(src: Path, out: Path, cfg: MixConfig, image_root: Path | None,
             for k, (a, b, is_refusal, i) in enumerate(zip(first_byte, last_byte, seg_refuse, seg_index, strict=True)):
                 if k:
                     fh.write(b",\n")
-                if not is_refusal:
+                if not is_refusal and rebase is None:
                     scan.write_range(fh, a, b)
+                    continue
+                if not is_refusal:  # paths rewritten: each record of the run parsed, rebased, re-serialised
+                    for j in range(i, seg_last[k] + 1):
+                        if j > i:
+                            fh.write(b",\n")
+                        fh.write(_rebased_row(scan, j, src, rebase, root, check_path))
                     continue
                 row = None
                 try:
@@ -161,6 +169,8 @@ def _fast_mix(src: Path, out: Path, cfg: MixConfig, image_root: Path | None,
                     rid = row.get("id") if isinstance(row, dict) else scan.record_id(i)
                     raise UnmaskError(f"{where(src, i, rid)}: {exc}") from None
                 templates[new["metadata"]["refusal_template"]] += 1
+                if rebase is not None:
+                    _rebase_row(new, src, i, rebase, root)
                 fh.write(orjson.dumps(new))
             for k, conv in enumerate(curated):
                 if k or len(idx):
@@ -171,6 +181,33 @@ def _fast_mix(src: Path, out: Path, cfg: MixConfig, image_root: Path | None,
     return MixResult(input_records=n, output_records=len(idx) + len(curated), refusal_records=int(refuse.sum()),
                      untouched_records=int((~refuse).sum()), curated_records=len(curated),
                      refusal_templates={str(k): v for k, v in sorted(templates.items())})
+
+
+def _rebase_row(row: dict, src: Path, i: int, rebase: Rebase, root: Path) -> None:
+    image = row.get("image")
+    try:
+        if isinstance(image, str):
+            row["image"] = rebase.path(image, root)
+        elif isinstance(image, list):
+            row["image"] = [rebase.path(x, root) for x in image]
+    except ValueError as exc:
+        raise UnmaskError(f"{where(src, i, row.get('id'))}: {exc}") from None
+
+
+def _rebased_row(scan: object, i: int, src: Path, rebase: Rebase, root: Path, check_path: _PathChecker) -> bytes:
+    """An untouched record with its image paths rebased (checked against the image root first)."""
+    row = orjson.loads(scan.read(i))  # type: ignore[attr-defined]
+    image = row.get("image")
+    images = [image] if isinstance(image, str) else image if isinstance(image, list) else []
+    try:
+        if image is not None and not all(isinstance(x, str) for x in images):
+            raise ValueError("'image' must be a path or a list of paths")
+        for img in images:
+            check_path(img)
+    except ValueError as exc:
+        raise UnmaskError(f"{where(src, i, row.get('id'))}: {exc}") from None
+    _rebase_row(row, src, i, rebase, root)
+    return orjson.dumps(row)
 
 
 class _PathChecker:
@@ -204,12 +241,20 @@ class _PathChecker:
 def run_mix(sources: Sequence[str | Path], out: str | Path, cfg: MixConfig, *, fmt: str | None = None,
             out_format: str | None = None, image_root: str | Path | None = None, check_images: bool = False,
             refusal_source: str | Path | None = None, curated: str | Path | None = None,
-            refusal_bank_path: str | Path | None = None, curated_images: str | Path | None = None) -> MixResult:
+            refusal_bank_path: str | Path | None = None, curated_images: str | Path | None = None,
+            curated_layout: str = "auto", out_image_root: str | Path | None = None) -> MixResult:
     """Build the mixture ``out`` (and ``out``'s manifest). Returns the counts.
+
+    ``out_image_root``: the folder the output's image paths are made relative to (see
+    :mod:`unmask.mixout`); None keeps them relative to the image root. Rewriting parses every record
+    (on the fast path too: untouched records are then re-serialised instead of copied), unless the
+    folder is the image root itself (nothing changes, byte for byte).
 
     ``curated_images``: the folder the curated set's image paths are relative to (VLGuard: its unzipped
     ``train/``); the curated records' paths are rewritten relative to the image root, under which it must
-    lie. Without it they are taken relative to the image root as they are."""
+    lie. Without it they are taken relative to the image root as they are. ``curated_layout``: ``auto`` (a
+    LLaVA-format file as it is, a raw train.json one record per pair), ``llava`` (a raw train.json converted
+    as VLGuard's convert_to_llava_format.py does) or ``pairs``."""
     sources = [Path(s) for s in sources]
     out = Path(out)
     if not sources:
@@ -219,7 +264,12 @@ def run_mix(sources: Sequence[str | Path], out: str | Path, cfg: MixConfig, *, f
     root = Path(image_root) if image_root is not None else None
     main_root = root if root is not None else (sources[0] if sources[0].is_dir() else sources[0].parent)
     curated_records, curated_info, warnings = pick_curated_or_fail(curated, cfg, main_root, curated_images,
-                                                                   check_images)
+                                                                   check_images, curated_layout)
+
+    refusal_root = root if root is not None else Path(refusal_source).parent if refusal_source else None
+    rebase = Rebase(out_image_root) if out_image_root is not None else None
+    if rebase is not None and rebase.identity(main_root) and (refusal_root is None or rebase.identity(refusal_root)):
+        rebase = None  # the output's image folder is the image root: paths stay as they are
 
     digests: dict[str, str] = {}
     if _fast_path_ok(cfg, sources, out, fmt, out_format, refusal_source and Path(refusal_source), check_images):
@@ -229,7 +279,9 @@ def run_mix(sources: Sequence[str | Path], out: str | Path, cfg: MixConfig, *, f
 
         with ThreadPoolExecutor(1) as pool:
             digest = pool.submit(sha256_file, sources[0])
-            counts = _fast_mix(sources[0], out, cfg, root, curated_records)
+            if rebase is not None:
+                curated_records = [_rebased(rebase, c, main_root) for c in curated_records]
+            counts = _fast_mix(sources[0], out, cfg, root, curated_records, rebase)
             digests[str(sources[0])] = digest.result()
     else:
         main = _read_all(sources, fmt, root, check_images)
@@ -242,13 +294,20 @@ def run_mix(sources: Sequence[str | Path], out: str | Path, cfg: MixConfig, *, f
         for conv in mixed:
             check_image_markers(conv)
         templates = Counter(c.metadata["refusal_template"] for c, it in zip(mixed, plan, strict=True) if it.refuse)
-        write_records([*mixed, *curated_records], out, out_format)
+        if rebase is not None:
+            bases = {"main": main_root, "refusal": refusal_root}
+            mixed = [_rebased(rebase, c, bases[it.pool]) for c, it in zip(mixed, plan, strict=True)]
+            curated_records = [_rebased(rebase, c, main_root) for c in curated_records]
+        write_records([*mixed, *curated_records], out, out_format,
+                      image_root=rebase.target if rebase is not None else main_root)  # (trl: absolute paths)
         counts = _counts(plan, len(main), len(curated_records), templates)
 
     inputs = [*sources, *([Path(refusal_source)] if refusal_source else []), *([Path(curated)] if curated else []),
               *([Path(refusal_bank_path)] if refusal_bank_path else [])]
     params = cfg.model_dump(mode="json")
     params.update(format=fmt, out_format=out_format, image_root=str(root) if root else None, **curated_info)
+    if out_image_root is not None:
+        params["out_image_root"] = str(out_image_root)
     if curated:
         counts["curated_renamed_ids"] = sum(1 for w in warnings if "renamed" in w)
     write_manifest(out, "mix", inputs=inputs, params=params, counts=dict(counts), seed=cfg.seed, digests=digests)
@@ -256,9 +315,16 @@ def run_mix(sources: Sequence[str | Path], out: str | Path, cfg: MixConfig, *, f
     return counts
 
 
+def _rebased(rebase: Rebase, conv: Conversation, base: Path) -> Conversation:
+    try:
+        return rebase.conv(conv, base)
+    except ValueError as exc:
+        raise UnmaskError(f"mix: record {conv.id!r}: {exc}") from None
+
+
 def pick_curated_or_fail(curated: str | Path | None, cfg: MixConfig, root: Path,
-                         images: str | Path | None = None,
-                         check_images: bool = False) -> tuple[list[Conversation], dict, list[str]]:
+                         images: str | Path | None = None, check_images: bool = False,
+                         layout: str = "auto") -> tuple[list[Conversation], dict, list[str]]:
     """The curated records to append (all, or ``curated_count`` drawn by seed), their image paths made
     relative to ``root``; -> (records, manifest params, warnings)."""
     if curated is None:
@@ -268,7 +334,7 @@ def pick_curated_or_fail(curated: str | Path | None, cfg: MixConfig, root: Path,
             raise UnmaskError("mix: --curated-images needs --curated VLGUARD_TRAIN_JSON")
         return [], {}, []
     curated = Path(curated)
-    records, layout, warnings = curated_records(curated)
+    records, layout, warnings = curated_records(curated, layout)
     prefix = ""
     if images is not None:
         rel = os.path.relpath(os.path.realpath(images), os.path.realpath(root))

@@ -28,7 +28,7 @@ import orjson
 from .errors import UnmaskError, where
 from .records import IMAGE, Conversation, Turn
 
-__all__ = ["VLGuardPair", "curated_records", "iter_vlguard", "vlguard_conversations"]
+__all__ = ["VLGuardPair", "curated_records", "iter_vlguard", "vlguard_conversations", "vlguard_llava_format"]
 
 _KINDS = ("safe_instruction", "unsafe_instruction", "instruction")
 SUBSET_OF = {("safe", "safe_instruction"): "safe_safes", ("safe", "unsafe_instruction"): "safe_unsafes",
@@ -150,18 +150,57 @@ def _llava_records(path: Path, data: list[Any], warnings: list[str]) -> list[Con
     return out
 
 
-def curated_records(path: str | Path) -> tuple[list[Conversation], str, list[str]]:
-    """Read a curated set: VLGuard's LLaVA-format train file (records as they are) or its raw train.json
-    (one record per instruction-response pair). Returns (records, layout 'llava' | 'pairs', warnings)."""
+def vlguard_llava_format(path: str | Path, data: list[Any] | None = None) -> list[dict[str, Any]]:
+    """A raw VLGuard train file converted as VLGuard's own ``convert_to_llava_format.py`` does, row for row:
+    ``random.seed(0)``; an entry with several pairs has them shuffled (in file order, one shared stream)
+    and the first two become one two-turn conversation; ``<image>`` is prepended to the first request
+    with no newline; ``instr-resp`` is dropped and every other field kept."""
+    import copy
+    import random
+
     path = Path(path)
+    data = copy.deepcopy(_load_list(path) if data is None else data)
+    list(iter_vlguard(path, data))  # validates every entry first (errors name the file and the record)
+    rng = random.Random(0)
+    out = []
+    for entry in data:
+        pairs = entry.pop("instr-resp")
+        if len(pairs) > 1:
+            rng.shuffle(pairs)
+            chosen = [(next(iter(pairs[0])), pairs[0]), (next(iter(pairs[1])), pairs[1])]
+        else:
+            chosen = [("instruction", pairs[0])]
+        conv = []
+        for k, (key, pr) in enumerate(chosen):
+            if key not in pr:
+                raise UnmaskError(f"{where(path, len(out), entry.get('id'))}: no {key!r} (VLGuard's conversion "
+                                  f"reads the first key of each pair)")
+            conv += [{"from": "human", "value": f"{IMAGE}{pr[key]}" if k == 0 else pr[key]},
+                     {"from": "gpt", "value": pr["response"]}]
+        out.append({**entry, "conversations": conv})
+    return out
+
+
+def curated_records(path: str | Path, layout: str = "auto") -> tuple[list[Conversation], str, list[str]]:
+    """Read a curated set: VLGuard's LLaVA-format train file (records as they are) or its raw train.json,
+    either one record per instruction-response pair (``pairs``, the default for a raw file) or converted
+    as VLGuard's ``convert_to_llava_format.py`` does (``llava``: the paper's 2,000 records). Returns
+    (records, layout 'llava' | 'pairs', warnings)."""
+    path = Path(path)
+    if layout not in ("auto", "llava", "pairs"):
+        raise UnmaskError(f"curated layout must be auto, llava or pairs, not {layout!r}")
     data = _load_list(path)
     if not data:
         raise UnmaskError(f"{path}: no records")
     flags = [("conversations" in e) if isinstance(e, dict) else None for e in data]
     warnings: list[str] = []
     if set(flags) == {True}:
+        if layout == "pairs":
+            raise UnmaskError(f"{path}: a LLaVA-format file has no instruction-response pairs to split")
         return _llava_records(path, data, warnings), "llava", warnings
     if set(flags) == {False}:
+        if layout == "llava":
+            return _llava_records(path, vlguard_llava_format(path, data), warnings), "llava", warnings
         return vlguard_conversations(path, data, warnings), "pairs", warnings
     bad = 0 if flags[0] is None else next(i for i, f in enumerate(flags) if f != flags[0])
     raise UnmaskError(f"{where(path, bad)}: mixes layouts: expected every record with 'conversations' (VLGuard's "

@@ -110,3 +110,23 @@ def test_curated_images_outside_the_root_is_an_error(run_cli, llava_src, tmp_pat
     code, _, err = run_cli("mix", llava_src, "-o", tmp_path / "m.json", "--fraction", "0", "--image-root",
                            tmp_path / "root", "--curated", FIX / "train.json", "--curated-images", FIX / "train")
     assert code == 2 and "must lie under the image root" in err
+
+
+def test_raw_train_json_converted_as_vlguards_script_equals_its_output(run_cli, llava_src, tmp_path):
+    """``--curated-layout llava`` on train.json gives what VLGuard's convert_to_llava_format.py wrote
+    (the fixture's train_llava_format.json came from running that script on the fixture's train.json)."""
+    from unmask.vlguard import vlguard_llava_format
+
+    official = json.loads((FIX / "train_llava_format.json").read_text())
+    assert vlguard_llava_format(FIX / "train.json") == official
+    outs = []
+    for args in (["--curated", FIX / "train.json", "--curated-layout", "llava"],
+                 ["--curated", FIX / "train_llava_format.json"]):
+        out = tmp_path / f"m{len(outs)}.json"
+        code, _, err = run_cli("mix", llava_src, "-o", out, "--fraction", "0", *args)
+        assert code == 0, err
+        outs.append(_curated(orjson.loads(out.read_bytes())))
+    assert outs[0] == outs[1]
+    code, _, err = run_cli("mix", llava_src, "-o", tmp_path / "x.json", "--fraction", "0", "--curated",
+                           FIX / "train_llava_format.json", "--curated-layout", "pairs")
+    assert code == 2 and "no instruction-response pairs" in err

@@ -7,16 +7,14 @@ from pathlib import Path
 
 import pytest
 
-_REPO = Path(__file__).resolve().parents[2]
-
 
 def _shared_dir(*parts: str) -> Path:
-    for base in (_REPO.parent / "shared", Path("/work/shared")):
-        path = base.joinpath(*parts)
-        if path.exists():
-            return path
-    pytest.skip(f"shared anchors not found ({'/'.join(parts)} under ../shared beside the clone)")
-    raise AssertionError  # unreachable: skip raises
+    from unmask.models.testing import shared_anchor
+
+    path = shared_anchor(*parts)
+    if path is None:
+        pytest.skip(f"shared anchors not found ({'/'.join(parts)} under ../shared beside the clone)")
+    return path
 
 
 @pytest.fixture(scope="session")

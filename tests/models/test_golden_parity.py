@@ -123,3 +123,24 @@ def test_sentencepiece_view_equals_sentencepiece_on_random_text(shared):
     for _ in range(2000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 25)))
         assert view.tokenize(text) == reference(text), repr(text)
+
+
+def test_qwen_replies_are_tokenized_on_their_own_as_llama_factory_does(shared):
+    """LLaMA-Factory encodes each message apart: a reply that opens with a newline keeps its own "\\n"
+    token (the whole text would merge it with the prompt's "assistant\\n")."""
+    from unmask.models.batching import Encoder
+    from unmask.models.registry import get_family
+    from unmask.records import Conversation, Turn
+
+    fam = get_family("qwen2_vl")
+    proc = fam.load_processor(str(shared("realtok", "qwen2.5-vl-7b-instruct")), trust_remote_code=False)
+    tok = proc.tokenizer
+    conv = Conversation(id="nl", turns=[Turn(role="user", text="Hi"), Turn(role="assistant", text="\nHello")])
+    item = Encoder(fam, proc).encode_conversation(conv)
+    prompt = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+    reply = "\nHello<|im_end|>\n"
+    want = tok(prompt, add_special_tokens=False)["input_ids"] + tok(reply, add_special_tokens=False)["input_ids"]
+    assert item.input_ids.tolist() == want
+    assert want != tok(prompt + reply, add_special_tokens=False)["input_ids"]  # the case does differ
+    n = len(tok(prompt, add_special_tokens=False)["input_ids"])
+    assert item.labels.tolist() == [-100] * n + want[n:]

@@ -13,8 +13,9 @@ from unmask.models.testing import TINY_FAMILIES
 from unmask.records import Conversation, Turn
 
 # What each family's template trains for one reply "R": the reply and its end-of-turn, nothing else.
-_TRAINED = {"llava": " {r}</s>", "llava_next": " {r}</s>", "qwen2_vl": "{r}<|im_end|>\n"}
-_EOT = {"llava": "</s>", "llava_next": "</s>", "qwen2_vl": "<|im_end|>\n"}
+# (The tiny llava_next ships a mistral-style template: LLaVA's mistral_instruct writes "[/INST] R </s>".)
+_TRAINED = {"llava": " {r}</s>", "llava_next": " {r} </s>", "qwen2_vl": "{r}<|im_end|>\n"}
+_EOT = {"llava": "</s>", "llava_next": " </s>", "qwen2_vl": "<|im_end|>\n"}
 
 
 @pytest.fixture(scope="module", params=TINY_FAMILIES)

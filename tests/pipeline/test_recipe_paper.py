@@ -34,3 +34,38 @@ def test_evaluation_matches_the_papers_scripts():
     figstep = next(b for b in exp.benches if b.label == "figstep")
     assert figstep.options["prompt_style"] == "paper"
     assert "paper" in [j.name for j in exp.judges]
+
+
+def _mix_with(tmp_path, mix: dict) -> list[str]:
+    """Run the mix stage of a one-branch experiment; the refusal replies it wrote."""
+    import json
+
+    from unmask.pipeline.config import Experiment
+    from unmask.pipeline.graph import STAGES
+
+    src = tmp_path / "llava.json"
+    src.write_text(json.dumps([{"id": f"r{i}", "conversations": [{"from": "human", "value": f"q{i}"},
+                                                                  {"from": "gpt", "value": f"a{i}"}]}
+                               for i in range(4)]))
+    exp = Experiment(name="t", data={"sources": [str(src)]}, branches=[{"label": "m", "mix": mix}],
+                     benches=[{"label": "b", "kind": "text", "input": "q.csv"}])
+    st = next(s for s in build_plan(exp).plan.stages if s.kind == "mix")
+    out = tmp_path / f"out-{len(list(tmp_path.iterdir()))}"
+    out.mkdir()
+    STAGES["mix"](st, out, {}, None)
+    rows = json.loads((out / "mix.json").read_text())
+    return [r["conversations"][1]["value"] for r in rows if r.get("metadata", {}).get("refusal")]
+
+
+def test_mix_refusal_setting_and_the_demo_keeps_its_sentence(tmp_path):
+    from unmask.world.demo import DEMO_REFUSAL, demo_experiment
+
+    assert set(_mix_with(tmp_path, {"fraction": 0.5})) == {"I'm sorry, but I cannot assist with your request"}
+    assert set(_mix_with(tmp_path, {"fraction": 0.5, "refusal": "No."})) == {"No."}
+    # the tiny world's demo was measured with the sentence that had a final period: its mixes keep it
+    assert DEMO_REFUSAL == "I'm sorry, but I cannot assist with your request."
+    mixes = [st for st in build_plan(demo_experiment(sweep=True)).plan.stages if st.kind == "mix"]
+    assert {st.params["mix"].get("refusal") for st in mixes if st.params["mix"]["rejections"] != 0} == {DEMO_REFUSAL}
+    # not set: no key in the stage's settings, so existing stage keys (caches) stay valid
+    recipe = [st for st in build_plan(load_experiment(RECIPE)).plan.stages if st.kind == "mix"]
+    assert recipe and all("refusal" not in st.params["mix"] for st in recipe)

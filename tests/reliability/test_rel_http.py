@@ -160,6 +160,8 @@ def test_reasoning_model_gets_max_completion_tokens_and_no_temperature(two_serve
     last = json.loads(a.requests[-1][1])
     assert "max_completion_tokens" in last and "max_tokens" not in last and "temperature" not in last
     assert len(a.requests) <= 6  # two samples in flight: at most two rejections each, then remembered
+    gen_manifest = json.loads((tmp_path / "gen.jsonl.manifest.json").read_text())
+    assert gen_manifest["request_adapted"] == ["default sampling", "max_completion_tokens"]
     code, text, rows, _ = _judge(run_cli, tmp_path, url, "reasoning")
     assert rows[-1]["verdict"] == "complied", rows[-1]
     manifest = json.loads((tmp_path / "v.jsonl.manifest.json").read_text())

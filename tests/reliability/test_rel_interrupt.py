@@ -104,8 +104,8 @@ def test_run_with_two_jobs_interrupted_no_worker_tracebacks(sig, group, crash_ru
     work, rc, text = _interrupt(trial, f"run-jobs2-{sig}", sig, argv=argv, group=group, ready=workers_started)
     assert rc == 128 + sig, f"exit code {rc}:\n{text[-3000:]}"
     _check_one_line(text, sig, "finished stages are kept")
-    h = trial.runner.start(argv, work, work / "rerun.log", {})
-    assert h.wait(300) == 0, (work / "rerun.log").read_text()[-2000:]
+    # Resumable: the rerun (one job, cheaper; the stage keys do not depend on --jobs) finishes the run.
+    assert trial._run_to_end(work, work / "rerun.log") == 0, (work / "rerun.log").read_text()[-2000:]
     assert (work / "run/summary.json").is_file()
 
 
@@ -124,3 +124,51 @@ def test_typer_exit_codes_are_not_dropped(run_cli):
     finally:
         app.registered_commands[:] = [c for c in app.registered_commands if c.name != "_test-exit-3"]
     assert code == 3
+
+
+def test_llm_judge_interrupted_mid_call_exits_at_once(crash_runner, tmp_path):
+    """The calls in flight are cancelled: Ctrl-C does not wait for their 60 s deadline (the thread pool
+    would hold the process until then), and the answers already judged stay in the journal."""
+    import json
+
+    from loopback import serve
+
+    gen = tmp_path / "gen.jsonl"
+    gen.write_text("".join(json.dumps({"id": f"g{i}", "prompt": "p", "response": f"a{i} MODE={m}"}) + "\n"
+                           for i, m in enumerate(["yes", "no", "trickle", "trickle"])))
+    with serve() as (url, state):
+        h = crash_runner.start(["judge", "gen.jsonl", "--judge", "llm", "--base-url", url, "--judge-model", "m",
+                                "--timeout", "60", "--no-cache", "-o", "v.jsonl"], tmp_path, tmp_path / "log")
+        deadline = time.monotonic() + 60
+        while _journal_lines(tmp_path / "v.jsonl.journal.jsonl") < 2 or sum(state.attempts.values()) < 4:
+            assert h.poll() is None and time.monotonic() < deadline, (tmp_path / "log").read_text()
+            time.sleep(0.01)
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        os.kill(h.pid, signal.SIGINT)
+        rc = h.wait(30)
+        took = time.monotonic() - t0
+    text = (tmp_path / "log").read_text()
+    assert rc == 130, text
+    assert took < 3, f"{took:.1f}s to exit"
+    _check_one_line(text, signal.SIGINT, "the same command resumes")
+    assert _journal_lines(tmp_path / "v.jsonl.journal.jsonl") == 2  # the two answers are kept; no 'cancelled' row
+
+
+@pytest.mark.parametrize("how", ["Interrupted", "KeyboardInterrupt"])
+def test_interrupt_line_carries_the_commands_resume_hint(run_cli, how):
+    # `unmask demo` names its run folder (a new one per start by default) in the line; a KeyboardInterrupt
+    # that reaches typer (no handler installed: e.g. a signal before main set them) is reported the same.
+    from unmask.cli import Interrupted, app, resume_hint
+
+    @app.command("_test-interrupt", hidden=True)
+    def _stop() -> None:
+        resume_hint("`unmask demo -o runs/demo-x` resumes")
+        raise Interrupted(signal.SIGINT) if how == "Interrupted" else KeyboardInterrupt
+
+    try:
+        code, out, err = run_cli("_test-interrupt")
+    finally:
+        app.registered_commands[:] = [c for c in app.registered_commands if c.name != "_test-interrupt"]
+    assert code == 130
+    assert err.strip() == "interrupted (SIGINT): `unmask demo -o runs/demo-x` resumes", err

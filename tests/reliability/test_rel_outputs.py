@@ -115,16 +115,19 @@ def test_output_equal_to_input_is_refused_before_any_work(command, how, tmp_path
     ("attack", lambda t, q: ["attack", "text", q, "-o", t, "--force", "--loader", "safebench"], ["holds the input"]),
     ("train", lambda t, q: ["train", q, "--model", "tiny", "-o", t, "--overwrite", "--max-steps", "1",
                             "--no-progress"], ["holds the input"]),
-    ("bias", lambda t, q: ["bias", q, "-o", t], ["holds the input"]),
+    ("bias", lambda t, q: ["bias", q, "-o", t], ["bias.json", "is the input"]),
     ("report", lambda t, q: ["report", q.parent, "-o", t / "r.html"], ["r_assets", "would destroy it"]),
     ("run", lambda t, q: ["run", q, "-o", t, "--dry-run"], ["is the input", "experiment.yaml"]),
 ])
 def test_folder_output_holding_its_input_is_refused(command, argv, words, tmp_path, run_cli):
-    """A folder output is replaced as a whole (``--force``, ``--overwrite``), or holds files of fixed names."""
+    """A folder output is replaced as a whole (``--force``, ``--overwrite``), or holds files of fixed names
+    (``bias``: ``bias.json``; ``run``: ``experiment.yaml``, ``summary.json``, ...)."""
     if command == "attack":
         q = _questions(tmp_path / "q.csv")
     elif command == "run":
         q = _experiment(tmp_path / "experiment.yaml")
+    elif command == "bias":
+        q = _records(tmp_path / "bias.json")  # bias -o DIR writes DIR/bias.json
     elif command == "report":
         q = tmp_path / "r_assets" / "metrics.json"  # report r.html writes r_assets/ as a whole
         q.parent.mkdir()

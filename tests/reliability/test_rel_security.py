@@ -196,3 +196,24 @@ def test_eps_body_is_never_handed_to_ghostscript(tmp_path, monkeypatch):
         open_image("x.png", tmp_path)
     assert not marker.exists()
     assert set(RASTER_FORMATS) <= set(Image.registered_extensions().values())
+
+
+@pytest.mark.parametrize("ref,words", [
+    ("unmask://noise?seed=-1", "seed must be between 0 and"),
+    (f"unmask://noise?seed={2**64}", "seed must be between 0 and"),
+    ("unmask://noise?size=0", "size must be between 1 and 4096"),
+    ("unmask://blank?size=5000", "size must be between 1 and 4096"),
+    ("unmask://blank?size=1e3", "size must be between 1 and 4096"),
+    ("unmask://blank?sise=3", "unknown parameter 'sise'"),
+    ("unmask://blank?seed=3", "unknown parameter 'seed'"),
+    ("unmask://noise?seed=1&seed=2", "seed given 2 times"),
+    ("unmask://noise/extra?seed=1", "malformed synthetic image"),
+    ("unmask://fog?size=8", "unknown synthetic image 'fog'"),
+])
+def test_synthetic_reference_with_bad_parameters_is_one_error(ref, words):
+    """``unmask://noise?seed=-1`` used to reach numpy (ValueError, exit 1); other typos were silently ignored."""
+    from unmask.errors import UnmaskError
+    from unmask.images import open_image
+
+    with pytest.raises(UnmaskError, match=re.escape(words)):
+        open_image(ref)

@@ -17,6 +17,20 @@ def tiny_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]
     return lambda family: cached_checkpoint(family, root)
 
 
+@pytest.fixture(scope="session")
+def shared() -> Callable[..., Path]:
+    """``shared("golden", "x.jsonl")``: a path in the shared anchors (``../shared``), or a skip."""
+    from unmask.models.testing import shared_anchor
+
+    def find(*parts: str) -> Path:
+        path = shared_anchor(*parts)
+        if path is None:
+            pytest.skip(f"shared anchors not found ({'/'.join(parts)} under ../shared beside the clone)")
+        return path
+
+    return find
+
+
 @pytest.fixture
 def train_data(tmp_path: Path) -> Path:
     """12 records: 8 with images (PNG files), 4 text-only refusals."""

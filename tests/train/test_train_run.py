@@ -154,3 +154,25 @@ def test_projector_training_and_gradient_checkpointing(tiny_ckpt, train_data, tm
     assert any("multi_modal_projector" in k for k in keys), "projector weights missing from the adapter"
     assert any("lora_A" in k for k in keys)
     assert not any("vision_tower" in k for k in keys), "vision tower weights must stay frozen and unsaved"
+
+
+def test_no_eos_finds_the_papers_plain_mix_and_says_when_it_finds_nothing(tiny_ckpt, train_data, tmp_path, capsys):
+    # The paper's own mix files are plain LLaVA JSON: no metadata, its sentence without a final period.
+    rows = json.loads(train_data.read_text())
+    for row in rows:
+        row.pop("metadata", None)
+        if row["id"].startswith("t"):
+            row["conversations"][1]["value"] = "I'm sorry, but I cannot assist with your request"
+    paper = tmp_path / "paper_mix.json"
+    paper.write_text(json.dumps(rows))
+    out = train(_cfg(paper, tiny_ckpt("llava"), tmp_path / "paper", no_eos_on_refusal=True, max_steps=1))
+    counts = json.loads((out / "manifest.json").read_text())["counts"]
+    assert counts["no_eos_records"] == 4 and counts["eot_tokens_masked"] == 4
+    assert "found no refusal record" not in capsys.readouterr().err
+
+    benign = tmp_path / "benign.json"
+    benign.write_text(json.dumps([r for r in rows if not r["id"].startswith("t")]))
+    out = train(_cfg(benign, tiny_ckpt("llava"), tmp_path / "benign", no_eos_on_refusal=True, max_steps=1))
+    assert json.loads((out / "manifest.json").read_text())["counts"]["no_eos_records"] == 0
+    err = capsys.readouterr().err
+    assert "warning:" in err and "--no-eos-on-refusal found no refusal record" in err

@@ -36,7 +36,9 @@ Protocol. An attack kind is a subclass of :class:`Attack`: ``makes_images`` (Fal
 and ``--option KEY=VALUE``; anything not listed is an error), ``prompt_for(q)``, ``render(q)``, and
 optionally ``render_key(q)``, ``existing_image(q)`` (a picture the set ships: copied byte for byte),
 ``check(q)`` (cheap validation before anything is written, raise :class:`~unmask.errors.UnmaskError`
-naming ``q.where``), ``fonts()`` (font files, hashed into the manifest) and ``params()``. Instances
+naming ``q.where``), ``fonts()`` (font files, hashed into the manifest), ``params()``, and what ``check``
+gathered: ``extra_counts()`` (into the manifest's counts), ``manifest_extra()`` and ``notes(total)`` (lines
+for stderr, e.g. how many rows FigStep clipped). Instances
 go to worker processes: keep them picklable. Images are saved as RGB PNG, pixel-exact.
 
 A loader is ``fn(path, **options) -> list[Question]`` (options it may take: ``images``, the folder of

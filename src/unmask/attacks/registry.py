@@ -182,7 +182,8 @@ def loader(name: str, *, detect: Callable[[Path], bool] | None = None) -> Callab
 
 
 # Kinds that live in other unmask modules, imported on first use (the tiny world's glyph grid).
-_BUILTIN_PLUGINS = {"world-typo": "unmask.world.attack"}
+_BUILTIN_PLUGINS = {"world-typo": "unmask.world.attack", "ocr-text": "unmask.attacks.ocr_text",
+                    "defence-prompt": "unmask.attacks.defence_prompt"}
 
 
 def get_attack(name: str, **options: Any) -> Attack:

@@ -54,6 +54,7 @@ def _register() -> None:
         demo,  # noqa: F401
         evaluate,  # noqa: F401
         model,  # noqa: F401
+        probe,  # noqa: F401
         run,  # noqa: F401
         utility,  # noqa: F401
         world,  # noqa: F401
@@ -77,7 +78,7 @@ _RESUME = {
     "run": "finished stages are kept; the same command resumes",
     "train": "checkpoints are kept; the same command with --resume continues from the last one",
     "demo": "finished stages are kept; `unmask demo -o RUN_DIR` resumes",
-    "world": "stages saved with --cache are kept; the same command reuses them",
+    "world build": "stages saved with --cache are kept; the same command reuses them",
 }
 _DEFAULT_RESUME = "outputs are written only when complete; run the same command again"
 _hint: dict[str, str] = {}
@@ -89,7 +90,8 @@ def resume_hint(text: str) -> None:
 
 
 def _command(args: list[str]) -> str:
-    return next((a for a in args if not a.startswith("-")), "")
+    words = [a for a in args if not a.startswith("-")][:2]
+    return " ".join(words) if words[:1] == ["world"] else "".join(words[:1])
 
 
 def _interrupted(signum: int, args: list[str]) -> None:

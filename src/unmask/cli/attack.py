@@ -35,7 +35,13 @@ def _first_sentence(doc: str | None) -> str:
 
 
 def _print_registry() -> None:
+    import importlib
+
     from ..attacks import ATTACKS, LOADERS
+    from ..attacks.registry import _BUILTIN_PLUGINS
+
+    for module in sorted(set(_BUILTIN_PLUGINS.values())):  # kinds in other modules (world-typo, defences)
+        importlib.import_module(module)
 
     typer.echo("attack kinds:")
     for name, cls in sorted(ATTACKS.items()):
@@ -81,6 +87,13 @@ def attack_cmd(
     plugin: Optional[list[str]] = typer.Option(None, "--plugin", help="Import this module first (it registers "
                                                "kinds or loaders). Repeatable."),
     list_all: bool = typer.Option(False, "--list", help="List attack kinds and loaders, then exit."),
+    check_ocr: bool = typer.Option(False, "--check-ocr", help="Read every image back with OCR: per-image "
+                                   "character error rate (ocr.jsonl, ocr.json in OUT), images that do not show "
+                                   "their request flagged."),
+    ocr_engine: str = typer.Option("tesseract", "--ocr-engine", help="--check-ocr engine: tesseract (Debian "
+                                   "tesseract-ocr) or rapidocr (pip install 'unmask[ocr]')."),
+    ocr_threshold: float = typer.Option(0.10, "--ocr-threshold", help="--check-ocr: an image reads back when its "
+                                        "character error rate is at most this."),
 ) -> None:
     """Turn a question set into a benchmark folder: samples.jsonl, images/, manifest.json."""
     from ..attacks import build_benchmark
@@ -95,6 +108,12 @@ def attack_cmd(
     from ..outputs import check_output
 
     check_output(out, [input, images, pictures, font], kind="folder")
+    if check_ocr:  # a missing engine fails before anything is rendered
+        from ..attacks.ocr import engine_available
+
+        problem = engine_available(ocr_engine)
+        if problem:
+            raise UnmaskError(f"--check-ocr: {problem}")
     opts = dict(parse_option(o) for o in (option or []))
     for key, value in (("prompt", prompt), ("overflow", overflow), ("pictures", pictures), ("font", font)):
         if value is not None:
@@ -108,3 +127,16 @@ def attack_cmd(
     typer.echo(f"{res['out']}: {c['samples']} samples ({c['harmful']} harmful, {c['benign']} benign), "
                f"{c['rendered']} images rendered, {c['copied']} copied, {c['shared']} shared, "
                f"loader {res['loader']}, {res['seconds']:.2f} s")
+    if check_ocr:
+        from ..attacks.ocr import check_ocr as run_check
+
+        doc = run_check(res["out"], ocr_engine, ocr_threshold)
+        if doc["n_images"] == 0:
+            typer.echo(f"ocr: no image of this benchmark shows a request to read back ({doc['n_skipped']} skipped)")
+            return
+        typer.echo(f"ocr ({doc['engine_version']}): {doc['n_read_back']} of {doc['n_images']} images read back "
+                   f"({100 * doc['share_read_back']:.1f}%, CER <= {ocr_threshold:g}); mean CER "
+                   f"{doc['cer_mean']:.4f}; {doc['seconds_per_image']:.2f} s per image -> {res['out']}/ocr.jsonl")
+        if doc["flagged"]:
+            shown = ", ".join(doc["flagged"][:10]) + (" ..." if len(doc["flagged"]) > 10 else "")
+            typer.echo(f"ocr: {len(doc['flagged'])} images do not show their request: {shown}", err=True)

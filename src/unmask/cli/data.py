@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -29,16 +30,21 @@ def mix(
     same_ids: bool = typer.Option(False, "--same-ids", help="Contrastive ablation: refused records also appear answered (refusal copies get id '<id>#refusal')."),
     curated: Optional[Path] = typer.Option(None, "--curated", help="Curated baseline appended to the mix: VLGuard's LLaVA-format train file (the paper's: 2,000 records, read as they are) or its raw train.json (one record per instruction-response pair)."),
     curated_count: Optional[int] = typer.Option(None, "--curated-count", help="Add only C of the curated file's records (LLaVA format: conversations, a safe image's two requests being one; train.json: pairs), drawn by seed, kept in file order."),
+    curated_layout: str = typer.Option("auto", "--curated-layout", help="auto: a LLaVA-format file as it is, a raw train.json one record per pair; llava: a raw train.json converted as VLGuard's convert_to_llava_format.py does (the paper's 2,000 records); pairs."),
     curated_images: Optional[Path] = typer.Option(None, "--curated-images", help="Folder the curated set's image paths are relative to (VLGuard: its unzipped train/), under the image root; paths are rewritten relative to the root."),
     fmt: Optional[str] = typer.Option(None, "--format", help=_FMT_HELP),
-    out_format: Optional[str] = typer.Option(None, "--out-format", help="Output format (default: from -o's suffix: .json llava, .jsonl llava-jsonl, folder hf)."),
+    out_format: Optional[str] = typer.Option(None, "--out-format", help="Output format (default: from -o's suffix: .json llava, .jsonl llava-jsonl, folder hf; also messages, messages-jsonl, trl)."),
     image_root: Optional[Path] = typer.Option(None, "--image-root", help=_ROOT_HELP),
     check_images: bool = typer.Option(False, "--check-images", help="Check that every image exists and decodes."),
+    out_image_root: Optional[Path] = typer.Option(None, "--out-image-root", help="Folder the output's image paths are made relative to (what the trainer is given: unmask --image-root, LLaVA --image_folder, LLaMA-Factory media_dir). Default: with --image-root, that folder (paths unchanged); without, the output's folder when it holds the source's folder, else the source's folder (paths unchanged, with a note)."),
+    llamafactory: Optional[str] = typer.Option(None, "--llamafactory", help="Add (or replace) the entry NAME for the output in the dataset_info.json beside it (LLaMA-Factory's dataset_dir), keeping the other entries."),
 ) -> None:
     """Build a benign-refusal mixture: replace a fraction of replies by a refusal (the paper's method)."""
     from rich.console import Console
 
+    from ..formats import output_format as _mix_out_format
     from ..mixfile import make_config, run_mix
+    from ..mixout import auto_out_image_root, dataset_info_entry, write_dataset_info
     from ..outputs import check_output
     from ..refusals import load_bank
 
@@ -52,11 +58,26 @@ def mix(
 
         raise UnmaskError(f"mix: --refusal-image must be keep, blank, noise or remove, not {refusal_image!r}")
     cfg = make_config(**kwargs)
+    note = None
+    used_format = _mix_out_format(out, out_format)
+    if out_image_root is None and image_root is None:  # paths relative to the file's folder, in and out
+        src_root = sources[0] if sources[0].is_dir() else sources[0].parent
+        out_image_root, note = auto_out_image_root(out, src_root, used_format)
+    if llamafactory is not None:
+        dataset_info_entry(out.name, used_format)  # a format LLaMA-Factory cannot read fails before the mix
     counts = run_mix(sources, out, cfg, fmt=fmt, out_format=out_format, image_root=image_root,
                      check_images=check_images, refusal_source=refusal_source, curated=curated,
-                     refusal_bank_path=refusals, curated_images=curated_images)
-    for line in counts.warnings:
+                     refusal_bank_path=refusals, curated_images=curated_images, curated_layout=curated_layout,
+                     out_image_root=out_image_root)
+    for line in [*counts.warnings, *([note] if note else [])]:
         typer.echo(line, err=True)
+    if llamafactory is not None:
+        info = write_dataset_info(out, llamafactory, used_format)
+        typer.echo(f"dataset_info.json: entry {llamafactory!r} -> {out.name} in {info}", err=True)
+        media = out_image_root or image_root or (sources[0] if sources[0].is_dir() else sources[0].parent)
+        if os.path.realpath(media) != os.path.realpath(out.parent):
+            typer.echo(f"note: image paths are relative to {media}: set media_dir: {media} in LLaMA-Factory's "
+                       f"config (its default is the dataset_dir, {out.parent})", err=True)
     Console(stderr=True).print(
         f"[green]wrote[/] {out}: {counts['output_records']} records "
         f"({counts['refusal_records']} refusals, {counts['untouched_records']} untouched, "
@@ -83,8 +104,9 @@ def bias(
     from ..outputs import check_output
     from ..refusals import DEFAULT_REFUSAL, load_bank
 
-    if out is not None:
-        check_output(out, [*datasets, refusals], kind="folder")
+    if out is not None:  # bias.json and the PNGs are written into OUT, beside what is there
+        check_output(out, [], kind="folder")
+        check_output(out / "bias.json", [*datasets, refusals])
 
     labels = [n.strip() for n in names.split(",")] if names else [d.stem or d.name for d in datasets]
     if len(labels) != len(datasets):
@@ -111,16 +133,33 @@ def bias(
 def convert(
     source: Path = typer.Argument(..., help="Records in any supported format."),
     out: Path = typer.Option(..., "-o", "--out", help="Output path; format from its suffix or --to."),
-    to: Optional[str] = typer.Option(None, "--to", help="Output format: llava | llava-jsonl | messages | messages-jsonl | hf."),
+    to: Optional[str] = typer.Option(None, "--to", help="Output format: llava | llava-jsonl | messages | messages-jsonl | hf | trl (TRL SFTTrainer's vision layout: content parts, images a list of absolute paths; JSONL to a .jsonl path)."),
     fmt: Optional[str] = typer.Option(None, "--format", help=_FMT_HELP),
     image_root: Optional[Path] = typer.Option(None, "--image-root", help=_ROOT_HELP),
     check_images: bool = typer.Option(False, "--check-images", help="Check that every image exists and decodes."),
+    out_image_root: Optional[Path] = typer.Option(None, "--out-image-root", help="Rewrite image paths relative to this folder (e.g. the output's folder, for LLaMA-Factory's dataset_dir); default: as they are."),
 ) -> None:
     """Convert records between formats (losslessly), validating them on the way."""
+    from ..errors import UnmaskError
     from ..formats import read_records, write_records
+    from ..formats_embedded import Extractor
+    from ..mixout import Rebase
     from ..outputs import check_output
 
     check_output(out, [source], kind="any")
-    records = read_records(source, fmt, image_root, check_images)
-    used = write_records(records, out, to)
+
+    extract = Extractor(out.parent / f"{out.stem}_images", out.parent) if source.is_dir() else None
+    records = read_records(source, fmt, image_root, check_images, extract=extract)
+    root = image_root or (source if source.is_dir() else source.parent)
+    if extract is not None and extract.written:
+        root = out.parent  # extracted images: paths relative to the output's folder
+        typer.echo(f"wrote {len(extract.written)} embedded images to {extract.folder}", err=True)
+    if out_image_root is not None:
+        rebase = Rebase(out_image_root)
+        try:
+            records = [rebase.conv(c, root) for c in records]
+        except ValueError as exc:
+            raise UnmaskError(f"{source}: {exc}") from None
+        root = out_image_root
+    used = write_records(records, out, to, image_root=root)
     typer.echo(f"wrote {len(records)} records to {out} ({used})", err=True)

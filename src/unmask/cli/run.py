@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any, Optional
 
@@ -11,7 +12,7 @@ from . import app
 
 # What `unmask run` writes at the top of its run folder (files, then folders replaced as a whole).
 _RUN_FILES = ("experiment.yaml", "summary.json", "report.html", "report.md", ".hashes.json")
-_RUN_FOLDERS = ("results", "report_assets", ".stages")
+_RUN_FOLDERS = ("results", "report_assets")
 
 
 def _check_run_folder(run_dir: Path, experiment: Path, exp: Any) -> None:
@@ -45,6 +46,7 @@ def run_cmd(
 
     from ..errors import UnmaskError
     from ..pipeline import load_experiment, run_experiment
+    from ..pipeline.lock import run_lock
     from ..pipeline.stages import validate_plan
 
     console = Console(stderr=True, highlight=False)
@@ -53,8 +55,11 @@ def run_cmd(
         validate_plan(exp)  # what a run would fail on later: one line naming the file and the key, before any work
     except UnmaskError as exc:
         raise UnmaskError(f"{experiment}: {exc}") from None
-    _check_run_folder(Path(out or exp.out or Path("runs") / exp.name), experiment, exp)
-    result = run_experiment(exp, out, dry_run=dry_run, jobs=jobs, log=lambda m: console.print(m, markup=False))
+    run_dir = Path(out or exp.out or Path("runs") / exp.name)
+    _check_run_folder(run_dir, experiment, exp)
+    with contextlib.nullcontext() if dry_run else run_lock(run_dir):  # one run per folder (a dry run writes nothing)
+        result = run_experiment(exp, run_dir, dry_run=dry_run, jobs=jobs,
+                                log=lambda m: console.print(m, markup=False))
     ran = sum(1 for s in result["status"].values() if s == "ran")
     cached = sum(1 for s in result["status"].values() if s == "cached")
     todo = sum(1 for s in result["status"].values() if s == "todo")

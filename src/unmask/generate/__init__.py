@@ -158,7 +158,8 @@ def generate(cfg: GenerateConfig) -> Path:
         counts={"samples": n, "benchmark_samples": total, "resumed": resumed,
                 **({"cut_off": cut_off} if cut_off else {})},
         seed=cfg.seed if cfg.do_sample else None,
-        extra={"model_fingerprint": backend.fingerprint, "settings": settings},
+        extra={"model_fingerprint": backend.fingerprint, "settings": settings,
+               **(backend.notes() if hasattr(backend, "notes") else {})},
     )
     return out
 

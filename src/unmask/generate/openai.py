@@ -105,6 +105,11 @@ class OpenAIBackend:
             self.endpoint.cancel()
             raise
 
+    def notes(self) -> dict[str, Any]:
+        """For the manifest: request fields changed for a server that rejected them (reasoning models:
+        ``max_completion_tokens``, default sampling instead of greedy)."""
+        return {"request_adapted": self.endpoint.adapted} if self.endpoint.adapted else {}
+
     def close(self) -> None:
         self.endpoint.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)

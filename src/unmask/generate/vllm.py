@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UnmaskError
-from ..images import open_image
 from ..records import Sample
 from ..store import content_key
 from .config import GenerateConfig
@@ -84,7 +83,8 @@ class VLLMBackend:
             text = text[len(bos) :]
         prompt: dict[str, Any] = {"prompt": text}
         if images:
-            prompt["multi_modal_data"] = {"image": open_image(images[0], self.encoder.image_root)}
+            # The family's preparation (LLaVA-1.5: padded to a square), as in training and the hf backend.
+            prompt["multi_modal_data"] = {"image": self.encoder.open_images(images[:1])[0]}
         return prompt
 
     def generate(self, samples: list[Sample]) -> list[str]:

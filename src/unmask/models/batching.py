@@ -8,6 +8,11 @@ reply spans from the end of the template's prefix (``messages[:i]`` + generation
 tokenizer's own pass over the unexpanded text carries the offsets; it is aligned with the processor's
 expanded ids token by token, so a mismatch is caught rather than silently shifting labels.
 
+A family may instead reproduce its reference training code exactly (``Family.reference_encoding``:
+LLaVA-1.5's ``preprocess_v1``, :mod:`.llava_v1`), or tokenize each turn on its own as LLaMA-Factory does
+(``Family.tokenize_turns_apart``, Qwen2-VL); then the processor only encodes the images, and each image
+token of the ids is expanded into the run the processor made for that image (:meth:`Encoder._expand`).
+
 Batches are padded by :func:`collate` (right for training, left for generation); image tensors of the
 samples that have images are concatenated, so text-only and image records mix in one batch.
 """
@@ -113,6 +118,7 @@ class Encoder:
         # A family whose reference training code is reproduced exactly (LLaVA-1.5's preprocess_v1)
         # encodes records and prompts with it; the others render their chat template.
         self.reference = family.reference_encoding(processor)
+        self._apart = family.tokenize_turns_apart and bool(getattr(self.tokenizer, "is_fast", False))
         # Tokenizers that add BOS themselves (LLaMA) expect it; templates often leave it to them. The text is
         # tokenized with add_special_tokens=False, so BOS is written here once (never twice).
         tok = self.tokenizer
@@ -187,8 +193,13 @@ class Encoder:
         """Unexpanded token ids, and per token: trained? end-of-turn of a refusal reply?"""
         tok = self.tokenizer
         if getattr(tok, "is_fast", False):
-            enc = tok(full, add_special_tokens=False, return_offsets_mapping=True)
-            ids, offsets = enc["input_ids"], enc["offset_mapping"]
+            # LLaMA-Factory tokenizes each message on its own: cut at the replies' edges, never across them.
+            cuts = sorted({0, len(full), *(x for sp in spans for x in sp[:2])}) if self._apart else [0, len(full)]
+            ids, offsets = [], []
+            for x, y in zip(cuts, cuts[1:], strict=False):
+                enc = tok(full[x:y], add_special_tokens=False, return_offsets_mapping=True)
+                ids += enc["input_ids"]
+                offsets += [(s + x, e + x) for s, e in enc["offset_mapping"]]
         else:  # slow tokenizers have no offsets: cut at span edges (exact for prefix-stable tokenizers)
             ids = tok(full, add_special_tokens=False)["input_ids"]
             offsets = None
@@ -250,6 +261,7 @@ class Encoder:
         if images:
             placeholder = self.family.image_placeholder * len(images)
             enc = self._pack(rid, self._process(placeholder, images))
+            at_image = {k: v[enc.input_ids == img].tolist() for k, v in enc.seq.items()}
             runs, run = [], 0
             for t in enc.input_ids.tolist():
                 if t == img:
@@ -259,7 +271,7 @@ class Encoder:
                     run = 0
             runs += [run] if run else []
         else:
-            enc, runs = Encoded(id=rid, input_ids=None), []
+            enc, runs, at_image = Encoded(id=rid, input_ids=None), [], {}
         if sum(1 for t in ids if t == img) != len(runs):
             raise ValueError(f"{sum(1 for t in ids if t == img)} image token(s) in the text but {len(runs)} image(s)")
         out_ids: list[int] = []
@@ -274,7 +286,13 @@ class Encoder:
                 out_ids.append(t)
                 out_flags.append(f)
         enc.input_ids = torch.tensor(out_ids, dtype=torch.long)
-        enc.seq = {"attention_mask": torch.ones(len(out_ids), dtype=torch.long)}
+        # Per-token inputs beside the ids (mm_token_type_ids): the processor's values on image tokens, else 0.
+        seq = {"attention_mask": [1] * len(out_ids)}
+        for key, values in at_image.items():
+            if key != "attention_mask":
+                it = iter(values)
+                seq[key] = [next(it) if t == img else 0 for t in out_ids]
+        enc.seq = {k: torch.tensor(v, dtype=torch.long) for k, v in seq.items()}
         enc.n_image_tokens = sum(runs)
         return enc, out_flags
 
@@ -306,10 +324,16 @@ class Encoder:
         full = self.render(messages, False)
         spans = self.assistant_spans(messages, full)
         ids_u, trained_u, eot_u = self._token_flags(full, spans, self.refusal_turns(conv))
-        enc = self._pack(conv.id, self._process(full, self.open_images(conv.images)))
-        ids_p = enc.input_ids.tolist()
-        trained = self._align(ids_u, ids_p, trained_u)
-        eot = self._align(ids_u, ids_p, eot_u)
+        if self._apart:  # the tokens are the pieces', not the whole text's: only the images from the processor
+            enc, flags = self._expand(conv.id, ids_u, list(zip(trained_u, eot_u, strict=True)), self.open_images(conv.images))
+            ids_p = enc.input_ids.tolist()
+            trained = [f is not None and f[0] for f in flags]
+            eot = [f is not None and f[1] for f in flags]
+        else:
+            enc = self._pack(conv.id, self._process(full, self.open_images(conv.images)))
+            ids_p = enc.input_ids.tolist()
+            trained = self._align(ids_u, ids_p, trained_u)
+            eot = self._align(ids_u, ids_p, eot_u)
         keep = [t and not e for t, e in zip(trained, eot, strict=True)]
         labels = torch.tensor(
             [i if k else IGNORE_INDEX for i, k in zip(ids_p, keep, strict=True)], dtype=torch.long

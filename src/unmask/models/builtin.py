@@ -82,14 +82,31 @@ class Llava15(Family):
 
 @family("llava_next")
 class LlavaNext(Family):
-    """LLaVA-NeXT / LLaVA-1.6 (``LlavaNextForConditionalGeneration``); its processor's template is used."""
+    """LLaVA-NeXT / LLaVA-1.6 (``LlavaNextForConditionalGeneration``), in the conversation of its language
+    model (:mod:`.conversations`): vicuna_v1 (encoded as LLaVA's training code does, like ``llava``),
+    mistral_instruct, llava_llama_3 or chatml_direct."""
 
     aliases = ("llava-next", "llava-1.6")
     model_classes = {"llava_next": "LlavaNextForConditionalGeneration"}
     processor_classes = ("LlavaNextProcessor",)
     vision_tower = ("model.vision_tower",)
     projector = ("model.multi_modal_projector", "model.image_newline")
-    chat_template = LLAVA_V1_TEMPLATE
+    chat_template = LLAVA_VICUNA_V1_TEMPLATE
+    prefer_own_template = True
+    end_of_turn = ("<|eot_id|>", "<|im_end|>")
+
+    def template_for(self, processor: Any) -> str:
+        from .conversations import llava_next_template
+
+        return llava_next_template(processor)
+
+    def reference_encoding(self, processor: Any) -> Any | None:
+        from .conversations import llava_next_format
+        from .llava_v1 import LlavaV1Reference
+
+        if llava_next_format(processor) != "vicuna_v1":
+            return None
+        return LlavaV1Reference.for_processor(processor, self.image_token_id(processor))
 
 
 @family("qwen2_vl")
@@ -108,6 +125,7 @@ class Qwen2VL(Family):
     image_placeholder = "<|vision_start|><|image_pad|><|vision_end|>"
     chat_template = QWEN_CHATML_TEMPLATE
     image_layout = "inline"
+    tokenize_turns_apart = True
     end_of_turn = ("<|im_end|>",)
 
     def load_processor(self, path: str, *, trust_remote_code: bool) -> Any:

@@ -61,7 +61,10 @@ def show_batch(
     enc = Encoder(loaded.family, loaded.processor, image_root=root, no_eos_on_refusal=no_eos_on_refusal)
     console = Console(highlight=False, soft_wrap=True)
     console.print(
-        f"family {loaded.family.name}; [[trained]] tokens get loss, the rest none", style="bold", markup=False
+        f"family {loaded.family.name}, encoding {enc.reference.name if enc.reference else 'chat template'}; "
+        "[[trained]] tokens get loss, the rest none",
+        style="bold",
+        markup=False,
     )
     shown = 0
     for index, conv in enumerate(iter_records(data, fmt=data_format, image_root=image_root)):
@@ -73,7 +76,9 @@ def show_batch(
             raise UnmaskError(f"{where(data, index, conv.id)}: {exc}") from None
         console.print(
             f"--- record {index} (id {conv.id!r}): {len(item)} tokens, {item.n_trained} trained, "
-            f"{item.n_image_tokens} image tokens" + (", refusal" if conv.is_refusal else ""),
+            f"{item.n_image_tokens} image tokens" + (", refusal" if conv.is_refusal else "")
+            + (", end-of-turn untrained" if item.eot_masked else "")
+            + (f", {item.warning}" if item.warning else ""),
             style="cyan",
             markup=False,
         )

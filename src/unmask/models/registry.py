@@ -67,6 +67,8 @@ class Family:
     #: where a record's images go: "front" of their turn (LLaVA's training code) or "inline", where the
     #: text's ``<image>`` marks them (LLaMA-Factory's, which trained the Qwen runs of the paper).
     image_layout: ClassVar[str] = "front"
+    #: tokenize each turn on its own (LLaMA-Factory's encoding) instead of the whole rendered conversation.
+    tokenize_turns_apart: ClassVar[bool] = False
 
     # ------------------------------------------------------------------ loading (overridable)
     def model_class_for(self, model_type: str) -> str:

@@ -14,7 +14,15 @@ from typing import Any
 
 from .builtin import QWEN_CHATML_TEMPLATE
 
-__all__ = ["TINY_CHECKPOINTS", "TINY_FAMILIES", "cached_checkpoint", "make_tiny_checkpoint"]
+__all__ = [
+    "SHRINK",
+    "TINY_CHECKPOINTS",
+    "TINY_FAMILIES",
+    "cached_checkpoint",
+    "make_tiny_checkpoint",
+    "shrunk_checkpoint",
+    "shrunk_config",
+]
 
 TINY_FAMILIES = ("llava", "llava_next", "qwen2_vl")
 #: checkpoints the builders can make (Qwen2.5-VL is served by the qwen2_vl family)
@@ -268,3 +276,63 @@ def cached_checkpoint(family: str, root: str | Path, seed: int = 0) -> Path:
         make_tiny_checkpoint(family, tmp, seed)
         tmp.rename(out)
     return out
+
+
+# Shrunk sizes for a random model built from a real checkpoint's config.json ("" = top level).
+SHRINK: dict[str, dict[str, dict[str, Any]]] = {
+    "llava": {
+        "text_config": dict(
+            hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4
+        ),
+        "vision_config": dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2),
+    },
+    "qwen2_5_vl": {
+        "": dict(
+            hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+            max_window_layers=2, rope_scaling={"type": "mrope", "mrope_section": [2, 3, 3]},
+        ),
+        "vision_config": dict(
+            depth=2, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64, fullatt_block_indexes=[1]
+        ),
+    },
+}
+
+
+def shrunk_config(real: str | Path, out: str | Path) -> Path:
+    """Copy a real checkpoint's tokenizer / processor / config files (no weights) into ``out``, with the
+    config shrunk (2 layers, hidden size 64) so a random model of it runs on a CPU in seconds."""
+    import shutil
+
+    real, out = Path(real), Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for f in real.iterdir():
+        if f.is_file() and f.name not in ("model.safetensors.index.json", "README.md", "config.json"):
+            shutil.copy(f, out / f.name)
+    cfg = json.loads((real / "config.json").read_text())
+    for key, values in SHRINK[cfg["model_type"]].items():
+        (cfg[key] if key else cfg).update(values)
+    (out / "config.json").write_text(json.dumps(cfg))
+    return out
+
+
+def shrunk_checkpoint(real: str | Path, out: str | Path, seed: int = 0) -> Path:
+    """:func:`shrunk_config` plus random weights saved by transformers: a loadable tiny model of ``real``."""
+    import torch
+    from transformers import AutoConfig, AutoModelForImageTextToText
+
+    out = shrunk_config(real, out)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        AutoModelForImageTextToText.from_config(AutoConfig.from_pretrained(str(out))).save_pretrained(str(out))
+    return out
+
+
+def shared_anchor(*parts: str) -> Path | None:
+    """A path in the project's shared anchors (``../shared`` beside a source checkout, as in CI, or
+    ``/work/shared``), or None where they are absent (tests then skip)."""
+    repo = Path(__file__).resolve().parents[3]
+    for base in (repo.parent / "shared", Path("/work/shared")):
+        path = base.joinpath(*parts)
+        if path.exists():
+            return path
+    return None

@@ -54,6 +54,8 @@ class DataSpec(_Strict):
                                                   "file, as the paper, or train.json)")
     curated_images: str | None = Field(None, description="folder the curated set's image paths are relative to "
                                                          "(under image_root), e.g. data/images/vlguard")
+    curated_layout: Literal["auto", "llava", "pairs"] = Field(
+        "auto", description="auto | llava (a raw train.json converted as VLGuard's script does) | pairs")
 
 
 class MixSpec(_Strict):
@@ -63,6 +65,7 @@ class MixSpec(_Strict):
     rejections: int | None = None
     keep: int | None = None
     refusals: str | None = Field(None, description="refusal bank file, one per line")
+    refusal: str | None = Field(None, description="one refusal sentence instead of the default (the paper's)")
     all_turns: bool = False
     refusal_image: Literal["keep", "blank", "noise", "remove"] = "keep"
     same_ids: bool = False
@@ -116,7 +119,8 @@ class Experiment(_Strict):
     world: dict[str, int] = Field(default_factory=dict,
                                   description="sizes of the tiny world's exported data (n_train, n_curated)")
     bootstrap: int = 1000
-    jobs: int = Field(1, ge=1, description="stages run side by side (CPU runs; each gets its share of the cores)")
+    jobs: int = Field(1, ge=1, description="stages run side by side (each with the same torch thread count as one "
+                      "at a time, so results do not depend on jobs)")
     report: bool = True
     launch: LaunchSpec = Field(default_factory=LaunchSpec)
 
@@ -187,7 +191,9 @@ def _check_mix(exp: Experiment, br: Branch) -> None:
         return
     from ..mix import MixConfig
 
-    spec = br.mix.model_dump(exclude={"refusals", "curated", "use_refusal_source"})
+    spec = br.mix.model_dump(exclude={"refusals", "refusal", "curated", "use_refusal_source"})
+    if br.mix.refusal is not None:
+        spec["refusals"] = [br.mix.refusal]
     try:
         MixConfig(**spec)
     except ValidationError as exc:

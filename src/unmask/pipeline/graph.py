@@ -9,6 +9,7 @@ the interrupted one picks up its own journal or checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -23,7 +24,7 @@ import orjson
 from ..errors import UnmaskError
 from ..store import atomic_write_bytes, content_key, sha256_file
 
-__all__ = ["STAGES", "FileHasher", "Plan", "Stage", "run_plan", "stage", "stage_dirs"]
+__all__ = ["STAGES", "FileHasher", "Plan", "Stage", "run_plan", "stage", "stage_dirs", "stage_threads"]
 
 
 @dataclass
@@ -174,15 +175,31 @@ def _stop_workers(pool: Any) -> None:
     for the running stages to finish, then let the pool clean up (no leaked semaphores)."""
     for proc in list((getattr(pool, "_processes", None) or {}).values()):
         if proc.is_alive():
-            proc.terminate()
+            with contextlib.suppress(Exception):
+                proc.terminate()
     pool.shutdown(wait=True, cancel_futures=True)
+
+
+def stage_threads() -> int:
+    """The torch thread count every stage runs with, whatever ``jobs`` is: this process's own.
+
+    A stage's key does not hold ``jobs``, so its result must not depend on it; but torch's CPU kernels
+    split their sums by thread count (a LoRA adapter trained with 1 and with 2 threads differs by ~1e-7).
+    So workers get the parent's count instead of a share of the cores: ``--jobs 2`` may oversubscribe
+    the cores (bound it with ``OMP_NUM_THREADS``), and gives the bytes ``--jobs 1`` gives."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a base dependency
+        return 1
+    return torch.get_num_threads()
 
 
 def run_plan(plan: Plan, stages_dir: Path, ctx: Any, *, dry_run: bool = False, jobs: int = 1,
              log: Callable[[str], None] = print) -> dict[str, str]:
     """Run every stage not yet done; each writes into ``stages_dir/<kind>-<key>``. With ``jobs > 1``,
-    stages whose inputs are ready run side by side in worker processes (one torch thread each share
-    of the cores). Returns {label: 'cached' | 'ran' | 'todo'}."""
+    stages whose inputs are ready run side by side in worker processes, each with this process's torch
+    thread count (:func:`stage_threads`: results do not depend on ``jobs``). Returns {label: 'cached' |
+    'ran' | 'todo'}."""
     status: dict[str, str] = {}
     dirs = stage_dirs(plan, stages_dir)
     todo: list[Stage] = []
@@ -214,11 +231,11 @@ def run_plan(plan: Plan, stages_dir: Path, ctx: Any, *, dry_run: bool = False, j
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    threads = stage_threads()
     finished = {label for label, s in status.items() if s == "cached"}
     pending = list(todo)
-    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_worker_init,
-                             initargs=(threads,)) as pool:
+    with _sigterm_unwinds(), ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"),
+                                                 initializer=_worker_init, initargs=(threads,)) as pool:
         running: dict[Any, Stage] = {}
         try:
             while pending or running:
@@ -245,6 +262,32 @@ def run_plan(plan: Plan, stages_dir: Path, ctx: Any, *, dry_run: bool = False, j
             _stop_workers(pool)
             raise
     return status
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """While a worker pool runs, SIGTERM unwinds (an exception) instead of ending the process on the spot,
+    so the pool stops its workers and releases its semaphores (else: a "leaked semaphore" warning from
+    multiprocessing's resource tracker after the process is gone). A handler installed before (the
+    CLI's) still decides what a SIGTERM becomes; without one, it is ``SystemExit(143)``."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.getsignal(signal.SIGTERM)
+
+    def on_term(signum: int, frame: Any) -> None:
+        if callable(before):
+            before(signum, frame)
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 def stage_dirs(plan: Plan, stages_dir: Path) -> dict[str, Path]:

@@ -42,7 +42,10 @@ def _source(ref: str | None, st: Stage, role: str) -> None:
 
 def _mix_stage(exp: Experiment, br: Branch) -> Stage:
     assert br.mix is not None
-    st = Stage("mix", f"mix/{br.label}", {"mix": br.mix.model_dump(), "seed": exp.seed, "format": exp.data.format})
+    spec = br.mix.model_dump()
+    if spec["refusal"] is None:  # not set: the stage key stays what it was before the field existed
+        del spec["refusal"]
+    st = Stage("mix", f"mix/{br.label}", {"mix": spec, "seed": exp.seed, "format": exp.data.format})
     st.params["sources"] = []
     for i, src in enumerate(exp.data.sources):
         _source(src, st, f"source{i}")
@@ -54,6 +57,8 @@ def _mix_stage(exp: Experiment, br: Branch) -> Stage:
         st.params["image_root"] = exp.data.image_root
     if br.mix.curated and exp.data.curated_images:
         st.params["curated_images"] = exp.data.curated_images
+    if br.mix.curated and exp.data.curated_layout != "auto":
+        st.params["curated_layout"] = exp.data.curated_layout
     return st
 
 
@@ -264,16 +269,21 @@ def _mix(st: Stage, out: Path, deps: dict[str, Path], ctx: Any) -> None:
 
     spec = dict(st.params["mix"])
     refusals = _resolve(st.params["refusals"], st, deps)
+    refusal = spec.pop("refusal", None)
     for k in ("refusals", "curated", "use_refusal_source"):
         spec.pop(k)
+    if refusals and refusal:
+        raise UnmaskError("mix: give refusals (a bank file) or refusal (one sentence), not both")
     if refusals:
         spec["refusals"] = load_bank(refusals)
+    elif refusal:
+        spec["refusals"] = [refusal]
     cfg = make_config(seed=st.params["seed"], **spec)
     sources = [_resolve(s, st, deps) for s in st.params["sources"]]
     run_mix(sources, out / "mix.json", cfg, fmt=st.params["format"], image_root=st.params.get("image_root"),
             refusal_source=_resolve(st.params["refusal_source"], st, deps),
             curated=_resolve(st.params["curated"], st, deps), refusal_bank_path=refusals,
-            curated_images=st.params.get("curated_images"))
+            curated_images=st.params.get("curated_images"), curated_layout=st.params.get("curated_layout", "auto"))
 
 
 @stage("train")

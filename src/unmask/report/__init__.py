@@ -54,7 +54,8 @@ def _plots(runs: Runs) -> tuple[list[tuple[str, str, bytes]], list[str]]:
         data = path.read_bytes()
         if not data.startswith(b"\x89PNG"):
             raise UnmaskError(f"{path}: not a PNG file")
-        out.append((f"bias_{i:02d}_{path.stem}", f"Data bias: {name}", data))
+        caption = "Linear probe" if path.name == "probe_auroc.png" else "Data bias"
+        out.append((f"bias_{i:02d}_{path.stem}", f"{caption}: {name}", data))
     return out, notes
 
 

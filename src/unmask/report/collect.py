@@ -161,6 +161,6 @@ def collect(run_dirs: list[str | Path]) -> Runs:
         for p in summaries:
             runs.summaries.append((_inside(p, d, base), _check_summary(p, _load_json(p))))
         for p in sorted(d.rglob("*.png")):
-            if p.parent.name == "bias" and _visible(p, d):
+            if (p.parent.name == "bias" or p.name == "probe_auroc.png") and _visible(p, d):  # probe: unmask probe
                 runs.bias.append((_inside(p, d, base), p))
     return runs

@@ -55,6 +55,11 @@ BOOTSTRAP = 1000
 SPLIT = "eval"
 
 
+# The sentence the demo's mixes were made with (unmask's default before it became the paper's exact sentence,
+# which has no final period): kept so that the demo's numbers do not move.
+DEMO_REFUSAL = "I'm sorry, but I cannot assist with your request."
+
+
 def _fraction_label(p: float) -> str:
     return f"{p:g}"
 
@@ -71,7 +76,7 @@ def demo_experiment(seed: int = 0, sweep: bool = False, fraction: float = DEMO_F
         raise ValueError(f"replay must be one of {REPLAYS}, not {replay!r}")
     n_refusal = int(fraction * _TRAIN_RECORDS + 0.5)
     branches = [
-        {"label": f"mix-{_fraction_label(fraction)}", "mix": {"fraction": fraction}},
+        {"label": f"mix-{_fraction_label(fraction)}", "mix": {"fraction": fraction, "refusal": DEMO_REFUSAL}},
         {"label": f"curated-{_fraction_label(fraction)}",
          "mix": {"rejections": 0, "keep": _TRAIN_RECORDS - n_refusal, "curated": True, "curated_count": n_refusal}},
     ]
@@ -80,6 +85,7 @@ def demo_experiment(seed: int = 0, sweep: bool = False, fraction: float = DEMO_F
         "seed": seed,
         "model": {"name": "tiny"},
         "data": {"sources": ["world:train"], "curated": "world:curated"},
+        "mix": {"refusal": DEMO_REFUSAL},  # the sweep's branches
         "train": {**TRAIN, **(train_overrides or {})},
         "branches": branches,
         "benches": BENCHES,
