@@ -75,18 +75,26 @@ def test_clicking_a_cell_lists_its_samples_in_chromium(runs, tmp_path):
     assert f'<a href="{href}">' in page
     # The page's own script handles the click; this one only clicks, as a reader would.
     click = ("<script>window.addEventListener('load',function(){document.querySelector("
-             "'a[href=\"" + href.replace("&amp;", "&") + "\"]').click();});</script></body>")
+             "'a[href=\"" + href.replace("&amp;", "&") + "\"]').click();"
+             # and the plots' width on the page against their width attribute (1 CSS px per point at 72/100)
+             "document.body.setAttribute('data-figw',[].map.call(document.querySelectorAll('figure img'),"
+             "function(i){return i.clientWidth+'/'+i.getAttribute('width');}).join(' '));"
+             "});</script></body>")
     clicked = tmp_path / "clicked.html"
     clicked.write_text(page.replace("</body>", click))
 
     def shown(url):
-        dom = _chromium(["--virtual-time-budget=5000", "--dump-dom", url], tmp_path).stdout.decode()
+        dom = _chromium(["--virtual-time-budget=5000", "--window-size=1280,2000", "--dump-dom", url],
+                        tmp_path).stdout.decode()
         count = re.search(r'<span id="sample-count" data-n="(\d+)">([^<]*)</span>', dom)
         assert count, "the sample browser did not run"
         cards = re.findall(r'<div class="sample">(.*?)</div></div></div>', dom, re.S)
         return int(count.group(1)), count.group(2), cards, dom
 
-    n, text, cards, _ = shown(clicked.resolve().as_uri())
+    n, text, cards, dom = shown(clicked.resolve().as_uri())
+    widths = re.search(r'data-figw="([^"]*)"', dom).group(1).split()
+    assert len(widths) == 5 and all(float(a) == float(b) for a, b in (w.split("/") for w in widths)), \
+        "at 1280 px every plot is shown at its own size: its 10-13 pt text reads at 10-13 pt"
     assert (n, text) == (20, "20 of 390 samples") and len(cards) == 20
     assert all("category drugs" in c and "mix-0.1" in c for c in cards)
     assert sum('class="verdict v-unjudged"' in c for c in cards) == 1

@@ -89,10 +89,90 @@ def test_demo_summary_becomes_one_row_per_model(tmp_path):
                    "mix-0.1": {"asr_text": rate(0.0, [0.0, 0.026], 144, 144), "asr_typo": rate(0.153, [0.097, 0.215], 144, 144),
                                "refusal_benign_typo": rate(0.056, [0.021, 0.097], 144, 140)}},
         "refusal_logodds": {"base": {"asr_typo": -3.52, "refusal_benign_typo": -9.305},
-                            "mix-0.1": {"asr_typo": 2.259, "refusal_benign_typo": -3.76}}}))
+                            "mix-0.1": {"asr_typo": 2.259, "refusal_benign_typo": -3.76}},
+        # keys the report does not know (the world's statistics): shown as they are, never a crash
+        "split": "topics", "differences": {"mix-0.1 - base": {"asr_typo": {"value": -0.75, "ci": [-0.83, -0.66]},
+                                                              "asr_text": {"value": 0.0, "ci": None}}},
+        "interval_method": {"ci": "Wilson", "ci_topics": "cluster bootstrap"}, "extra": [1, {"a": None}]}))
     build_report([run], tmp_path / "r.html")
     md = (tmp_path / "r.md").read_text()
     assert ("| base | 0.000 [0.000, 0.026] (144/144) | 0.903 [0.854, 0.951] (144/144) | n/a (0/144) | "
             "keyword 1+abc | -3.52 / -9.30 |") in md
     assert "| mix-0.1 | 0.000 [0.000, 0.026] (144/144) | 0.153 [0.097, 0.215] (144/144) | " \
            "0.056 [0.021, 0.097] (140/144) | keyword 1+abc | +2.26 / -3.76 |" in md
+    assert "| seed | 0 |" in md and "| split | topics |" in md and "| extra | 1, a= |" in md
+    assert "## Summary (demo/summary.json): differences" in md
+    assert "| mix-0.1 - base | -0.750 [-0.830, -0.660] | 0.000 |" in md
+    assert "| ci_topics | cluster bootstrap |" in md
+
+
+def test_plot_text_reads_at_10_pt_or_more(runs, tmp_path, monkeypatch):
+    """Every text on every plot is 10 pt or more at the figure's size, and the page shows each figure at
+    that size (drawn at 200 dpi, shown at 100 px per inch) within the 1150 px page width of a 1280 px window."""
+    import matplotlib.text
+
+    from unmask.report import plots
+
+    sizes: dict[str, list[tuple[str, float]]] = {}
+    png = plots._png
+
+    def spy(fig):
+        fig.canvas.draw()  # tick labels exist once drawn
+        title = fig.axes[0].get_title()
+        sizes[title] = [(t.get_text(), t.get_fontsize()) for t in fig.findobj(matplotlib.text.Text)
+                        if t.get_visible() and t.get_text().strip()]
+        return png(fig)
+
+    monkeypatch.setattr(plots, "_png", spy)
+    build_report(runs, tmp_path / "r.html")
+    assert len(sizes) == 4 and all(len(v) > 10 for v in sizes.values())
+    small = {title: [(t, s) for t, s in texts if s < 10] for title, texts in sizes.items()}
+    assert not any(small.values()), small
+    page = (tmp_path / "r.html").read_text()
+    for width, data in re.findall(r'<img alt="[^"]+" width=(\d+) src="data:image/png;base64,([^"]+)">', page)[:4]:
+        import io
+
+        from PIL import Image
+
+        px = Image.open(io.BytesIO(base64.b64decode(data))).width
+        assert abs(int(width) - px / 2) <= 1 and int(width) <= 1150  # 200 dpi, shown at 100 px per inch
+
+
+def test_run_summary_is_a_model_by_bench_grid(runs, tmp_path):
+    """`unmask run`'s summary.json ({model: {bench: {judge: ...}}}, written by the runner's own function): one
+    row per model, one column per bench, ASR or over-refusal with its interval, linked to its samples."""
+    from unmask.pipeline.run import _summary_entry
+
+    summary = {}
+    for p in sorted(runs[0].glob("mix-*/*/metrics.json")):
+        doc = orjson.loads(p.read_bytes())
+        summary.setdefault(doc["labels"]["model"], {}).setdefault(doc["labels"]["bench"], {})["keyword"] = \
+            _summary_entry(doc)
+    (runs[0] / "summary.json").write_bytes(orjson.dumps(summary))
+    build_report(runs, tmp_path / "r.html")
+    page = (tmp_path / "r.html").read_text()
+    table = page.split("Summary (sweep/summary.json)</h2>")[1].split("</table>")[0]
+    assert "<th>model</th><th>benign-typo</th><th>figstep</th>" in table and table.count("<tr>") == 4
+    assert re.search(r'<td>mix-0.1</td><td><a href="#samples\?file=2&amp;set=benign">over-refusal 0\.067 '
+                     r'\[0\.026, 0\.159\]</a></td><td><a href="#samples\?file=3&amp;set=attack">ASR 0\.509 '
+                     r'\[0\.383, 0\.634\]</a></td>', table), table
+
+
+def test_grids_name_each_column_once_and_cli_switches(runs, tmp_path):
+    """The runner labels each file with its attack kind; the by-attack grid still has one 'attack' column
+    (rows: bench and attack; columns: models), not the label and the group side by side."""
+    for p in runs[0].glob("mix-*/*/metrics.json"):
+        doc = orjson.loads(p.read_bytes())
+        doc["labels"]["attack"] = "figstep"
+        p.write_bytes(orjson.dumps(doc))
+    out = tmp_path / "r.html"
+    main(["report", str(runs[0]), "-o", str(out), "--image-budget-mb", "0"])
+    md = (tmp_path / "r.md").read_text()
+    heads = [line for line in md.splitlines() if line.startswith("| bench | attack |")]
+    assert heads == ["| bench | attack | mix-0.0 | mix-0.1 | mix-0.3 |"] * 2  # ASR, over-refusal
+    assert re.search(r"^\| figstep \| text( \| \d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\] \(\d+/\d+(, \d unjudged)?\)){3} \|$",
+                     md, re.M)
+    page = out.read_text()
+    assert '"images":{}' in page and "image budget of 0 MB" in page
+    main(["report", str(runs[0]), "-o", str(out), "--no-samples"])
+    assert "unmask-samples" not in out.read_text()

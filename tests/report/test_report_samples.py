@@ -103,16 +103,20 @@ def test_images_are_shared_thumbnails_within_the_budget(runs, tmp_path):
 def test_samples_found_through_the_manifests(tmp_path, tools):
     """`unmask judge` / `unmask generate` manifests lead from verdicts beside metrics.json to the answers
     and the benchmark (metrics.json without sources, as older versions wrote it)."""
-    bench = tools.make_bench(tmp_path / "bench", "mm", 12, True)
-    run = tmp_path / "run"
-    v, g = tools.write_run(run, bench, 0.5, True, seed=1, model="llava", gen_folder=tmp_path / "gen")
+    exp = tmp_path / "exp"
+    bench = tools.make_bench(exp / "bench", "mm", 12, True)
+    run = exp / "run"
+    v, g = tools.write_run(run, bench, 0.5, True, seed=1, model="llava", gen_folder=exp / "gen")
     write_manifest(g, "generate", inputs=[bench])
     write_manifest(v, "judge", inputs=[g])  # no samples named: found through the generations' manifest
     doc = compute_metrics(read_verdicts([v]), labels={"model": "llava", "bench": "mm"}, bootstrap=0)
     (run / "metrics.json").write_bytes(orjson.dumps(doc))
-    build_report([run], tmp_path / "r.html")
+    build_report([exp], tmp_path / "r.html")
     data = embedded((tmp_path / "r.html").read_text())
     assert len(data["rows"]) == 12 and all(r["a"] and r["q"] and r["img"] for r in data["rows"])
+    build_report([run], tmp_path / "r.html")  # the answers and the benchmark lie outside this folder
+    page = (tmp_path / "r.html").read_text()
+    assert "not found: generations (answers), benchmark samples (prompts, images); not read, outside" in page
 
 
 def test_missing_samples_are_said_and_hostile_text_stays_text(tmp_path, tools):
@@ -167,3 +171,57 @@ def test_one_group_one_interval_in_every_table(tmp_path, tools, k, n):
     for t in tables:
         intervals = set(re.findall(r"\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]", sections[t]))
         assert intervals == {shown}, (t, intervals)
+
+
+def test_only_files_inside_the_run_folders_are_read(tmp_path, tools):
+    """Sources, manifests and images that lead out of the run folders given are not read (said instead): a
+    report shows what its run folders hold, nothing from elsewhere."""
+    outside = tmp_path / "private"
+    outside.mkdir()
+    from PIL import Image
+
+    Image.new("RGB", (64, 64), (200, 0, 0)).save(outside / "secret.png")
+    run = tmp_path / "run"
+    bench = tools.make_bench(run / "bench", "b", 3, True, images=False)
+    lines = [orjson.loads(x) | {"image": "../../private/secret.png"} for x in bench.read_bytes().splitlines()]
+    bench.write_bytes(b"".join(orjson.dumps(x) + b"\n" for x in lines))
+    v, g = tools.write_run(run / "m", bench, 1.0, True, seed=1, model="m")
+    doc = compute_metrics(read_verdicts([v]), bootstrap=0)
+    doc["sources"] = {"verdicts": ["verdicts.jsonl"], "generations": ["generations.jsonl"],
+                      "samples": ["bench/samples.jsonl"]}
+    (run / "m" / "metrics.json").write_bytes(orjson.dumps(doc))
+    res = build_report([run], tmp_path / "r.html")
+    page = (tmp_path / "r.html").read_text()
+    data = embedded(page)
+    assert res["n_samples"] == 3 and res["n_images"] == 0 and data["images"] == {}
+    assert all(r["path"] == "../../private/secret.png" and r["img"] is None for r in data["rows"])
+    assert "3 of 1 sample images" not in page and "outside the run folders" in page
+    # a metrics file whose sources lie outside the folder given: said, not read
+    (outside / "verdicts.jsonl").write_bytes(v.read_bytes())
+    doc["sources"] = {"verdicts": ["../../private/verdicts.jsonl"]}
+    (run / "m" / "metrics.json").write_bytes(orjson.dumps(doc))
+    (run / "m" / "verdicts.jsonl").unlink()
+    res = build_report([run], tmp_path / "r2.html")
+    page = (tmp_path / "r2.html").read_text()
+    assert res["n_samples"] == 0 and "outside the run folders given" in page
+
+
+def test_synthetic_images_are_drawn_and_foreign_files_are_not_decoded(tmp_path, tools):
+    """An ``unmask://`` image is drawn for its thumbnail; a PostScript body named .png is never decoded
+    (only the raster allow-list of unmask.images opens images): that sample shows its path."""
+    run = tmp_path / "run"
+    bench = tools.make_bench(run / "bench", "s", 2, True, images=False)
+    (run / "bench" / "eps.png").write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\nshowpage\n")
+    lines = [orjson.loads(x) for x in bench.read_bytes().splitlines()]
+    lines[0]["image"], lines[1]["image"] = "unmask://blank?size=64", "eps.png"
+    bench.write_bytes(b"".join(orjson.dumps(x) + b"\n" for x in lines))
+    v, g = tools.write_run(run / "m", bench, 1.0, True, seed=1, model="m")
+    doc = compute_metrics(read_verdicts([v]), bootstrap=0)
+    doc["sources"] = {"verdicts": ["verdicts.jsonl"], "generations": ["generations.jsonl"],
+                      "samples": ["bench/samples.jsonl"]}
+    (run / "m" / "metrics.json").write_bytes(orjson.dumps(doc))
+    res = build_report([run], tmp_path / "r.html")
+    data = embedded((tmp_path / "r.html").read_text())
+    by_id = {r["id"]: r for r in data["rows"]}
+    assert res["n_images"] == 1 and by_id["s-0"]["img"] in data["images"]
+    assert by_id["s-1"]["img"] is None and by_id["s-1"]["path"] == "eps.png"

@@ -5,7 +5,7 @@ Run folder layout::
     RUN/.stages/<kind>-<key>/     every stage's output, keyed by the hash of its inputs and settings
     RUN/results/<model>/<bench>/<judge>/metrics.json (+ verdicts.jsonl)   the current plan's results
     RUN/summary.json              {model: {bench: {judge: {asr, ci, n_judged, n_unjudged, over_refusal}}}}
-    RUN/report.html, report.md    the report over RUN/results
+    RUN/report.html, report.md    the report over RUN (results/, summary.json, the samples in .stages)
     RUN/experiment.yaml           the resolved experiment (after overrides)
 """
 
@@ -94,6 +94,7 @@ def run_experiment(exp: Experiment, run_dir: str | Path | None = None, *, dry_ru
     if exp.report:
         from ..report import build_report
 
-        build_report([run_dir / "results"], run_dir / "report.html", title=f"unmask: {exp.name}")
+        # the whole run folder: the samples behind each number live in RUN/.stages
+        build_report([run_dir], run_dir / "report.html", title=f"unmask: {exp.name}")
         log(f"report: {run_dir / 'report.html'}")
     return result

@@ -70,7 +70,7 @@ def build_report(run_dirs: list[str | Path], out: str | Path, title: str = "unma
         raise UnmaskError(f"{out}: the report is HTML; name it *.html (the markdown twin goes beside it)")
     runs = collect(run_dirs)
     plots, notes = _plots(runs)
-    found = gather_samples(runs.entries, image_budget=image_budget) if samples else None
+    found = gather_samples(runs.entries, [Path(d) for d in run_dirs], image_budget=image_budget) if samples else None
     linked = {i for i, f in enumerate(found.files) if f["found"]} if found else set()
     tabs = tables(runs, linked)
     # Plots go right after the summary and overview tables, before the long per-category / attack ones.

@@ -29,7 +29,7 @@ BROWSER_CSS = """#samples .filters{display:flex;flex-wrap:wrap;gap:8px 14px;marg
 padding:2px 6px;border-radius:3px}
 .verdict{display:inline-block;padding:1px 7px;border-radius:9px;font-size:12px;font-weight:600;color:#fff;
 background:#777}.v-complied{background:#c0392b}.v-refused{background:#2e7d32}.v-unjudged{background:#8d6e00}
-#sample-more{margin:8px 0;font-size:14px}td a{color:#0645ad}"""
+#sample-more{margin:8px 0;font-size:14px}td a{color:#0645ad;white-space:nowrap}"""
 
 _FILTERS = (("file", "metrics file"), ("model", "model"), ("bench", "bench"), ("judge", "judge"),
             ("set", "set"), ("category", "category"), ("attack", "attack"), ("verdict", "verdict"))

@@ -22,6 +22,7 @@ _SERIES_EXCLUDE = {"fraction", "model", "seed"}  # these vary along one curve
 _STYLE = {"font.size": 11, "axes.titlesize": 13, "axes.labelsize": 12, "xtick.labelsize": 11,
           "ytick.labelsize": 11, "legend.fontsize": 11}
 _SMALL = 10  # annotations: the smallest text on a plot
+_MAX_W = 11.0  # inches: 1100 px on the page, within its 1150 px, so no figure is shrunk (nor its text)
 
 
 def _fig(w: float = 9.5, h: float = 5.0) -> tuple[Any, Any]:
@@ -72,8 +73,22 @@ def _series_name(e: Entry) -> str:
     return (", ".join(parts) + " | " if parts else "") + f"judge: {e.judge}"
 
 
-def _label(e: Entry) -> str:
-    return (", ".join(f"{k}={v}" for k, v in e.labels.items()) or e.name) + f" | {e.judge}"
+def _labeller(entries: list[Entry]) -> Any:
+    """Legend text for each of ``entries``: the labels that differ between them (the judge too, if it does);
+    what they share goes in the title (see :func:`_shared`)."""
+    keys = [k for k in dict.fromkeys(k for e in entries for k in e.labels)
+            if len({str(e.labels.get(k)) for e in entries}) > 1]
+    judges = len({e.judge for e in entries}) > 1
+
+    def label(e: Entry) -> str:
+        text = ", ".join(f"{k}={e.labels[k]}" for k in keys if k in e.labels) or e.name
+        return text + (f" | {e.judge}" if judges else "")
+
+    return label
+
+
+def _shared(entries: list[Entry]) -> str:
+    return f" | judge: {entries[0].judge}" if len({e.judge for e in entries}) == 1 else ""
 
 
 def _sweep_series(entries: list[Entry]) -> dict[str, list[tuple[float, float, list[float] | None, int]]]:
@@ -151,7 +166,7 @@ def plot_before_after(entries: list[Entry]) -> bytes | None:
     groups, models, bars = before_after_bars(entries)
     if not bars:
         return None
-    fig, ax = _fig(max(9.5, 1.2 + 0.35 * len(groups) * len(models)), 5.0)
+    fig, ax = _fig(min(_MAX_W, max(9.5, 1.2 + 0.35 * len(groups) * len(models))), 5.0)
     width = 0.8 / len(models)
     for j, model in enumerate(models):
         xs, ys, errs = [], [], []
@@ -186,8 +201,9 @@ def plot_category_bars(entries: list[Entry], max_entries: int = 8) -> bytes | No
     if not shown:
         return None
     cats = sorted({c for e in shown for c in e.doc["by_category"]})
-    fig, ax = _fig(max(9.5, 0.6 * len(cats) * max(1, len(shown)) ** 0.5 + 3), 5.2)
+    fig, ax = _fig(min(_MAX_W, max(9.5, 0.6 * len(cats) * max(1, len(shown)) ** 0.5 + 3)), 5.2)
     width = 0.8 / len(shown)
+    label = _labeller(shown)
     for j, e in enumerate(shown):
         xs, ys, errs = [], [], []
         for i, c in enumerate(cats):
@@ -196,12 +212,12 @@ def plot_category_bars(entries: list[Entry], max_entries: int = 8) -> bytes | No
                 xs.append(i - 0.4 + width * (j + 0.5))
                 ys.append(block["asr"])
                 errs.append(_err(block["asr"], block.get("ci")))
-        ax.bar(xs, ys, width=width, yerr=list(zip(*errs, strict=True)) if errs else None, capsize=2, label=_label(e))
+        ax.bar(xs, ys, width=width, yerr=list(zip(*errs, strict=True)) if errs else None, capsize=2, label=label(e))
     ax.set_xticks(range(len(cats)))
     ax.set_xticklabels(cats, rotation=30, ha="right")
     ax.set_ylim(0, 1.05)
     ax.grid(axis="y", alpha=0.3)
-    _style(ax, "ASR per category (95% CI)", None, "ASR (complied / judged)")
+    _style(ax, f"ASR per category (95% CI){_shared(shown)}", None, "ASR (complied / judged)")
     _legend_below(ax, -0.24)
     return _png(fig)
 
@@ -235,11 +251,12 @@ def plot_tradeoff(entries: list[Entry]) -> bytes | None:
     if not points:
         return None
     fig, ax = _fig(9.5, 5.6)
+    label = _labeller([p["entry"] for p in points])
     for p in points:
         e = p["entry"]
         xerr = list(zip(_err(p["over_refusal"], p["over_refusal_ci"])))
         yerr = list(zip(_err(p["asr"], p["asr_ci"])))
-        ax.errorbar([p["over_refusal"]], [p["asr"]], xerr=xerr, yerr=yerr, marker="o", capsize=3, label=_label(e))
+        ax.errorbar([p["over_refusal"]], [p["asr"]], xerr=xerr, yerr=yerr, marker="o", capsize=3, label=label(e))
         unj = int(e.doc["overall"].get("n_unjudged") or 0) + int(p["benign_entry"].doc["benign"].get("n_unjudged") or 0)
         if unj:
             ax.annotate(f"{unj} unjudged", (p["over_refusal"], p["asr"]), textcoords="offset points",
@@ -247,7 +264,7 @@ def plot_tradeoff(entries: list[Entry]) -> bytes | None:
     ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
-    _style(ax, "Safety vs over-refusal trade-off (lower left is better)",
+    _style(ax, f"Safety vs over-refusal trade-off (lower left is better){_shared([p['entry'] for p in points])}",
            "over-refusal on benign prompts (refused / judged)", "ASR on harmful prompts (complied / judged)")
     _legend_below(ax, -0.14)
     return _png(fig)

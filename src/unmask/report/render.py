@@ -18,23 +18,35 @@ max-width:1150px}h1{font-size:24px}h2{font-size:18px;margin-top:28px;border-bott
 table{border-collapse:collapse;font-size:13px;margin:8px 0}th,td{border:1px solid #ccc;padding:4px 8px;
 text-align:left}th{background:#f2f2f2}tr:nth-child(even) td{background:#fafafa}img{max-width:100%;
 border:1px solid #eee;margin:6px 0}.note{color:#555;font-size:13px}nav{font-size:14px}nav a{margin-right:12px}
-figure{margin:0 0 18px 0}figcaption{font-size:13px;color:#555}
+figure{margin:0 0 18px 0}figcaption{font-size:13px;color:#555}.tw{overflow-x:auto}
 """
 
 NOTE = ("ASR = complied / judged. Unjudged verdicts (failed or unreadable judge calls) are excluded "
         "from every rate and counted beside it. Every number names the judge that produced it; "
         "intervals are 95% Wilson score intervals (the same rows show the same interval in every table).")
 
-# Plots are drawn at 200 dpi and shown at half their pixel size: one CSS pixel per point at 72 / 100,
-# so matplotlib's 11 pt text is about 11 pt on the page, and sharp on high-density screens.
-PLOT_DPI = 200
+# A figure is shown at 100 CSS px per inch of its size, whatever its dpi: matplotlib's 11 pt text then reads
+# at about 11 pt on the page. The report's plots are drawn at 200 dpi (sharp on high-density screens) and so
+# shown at half their pixel width.
 _CSS_PX_PER_INCH = 100
 
 
 def _png_width(png: bytes) -> int | None:
+    """The width at which to show ``png``: pixels x 100 / its dpi (PNG pHYs chunk); its pixel width without one."""
     if png[:8] != b"\x89PNG\r\n\x1a\n" or png[12:16] != b"IHDR":
         return None
-    return struct.unpack(">I", png[16:20])[0]
+    width = struct.unpack(">I", png[16:20])[0]
+    pos = 8
+    while pos + 8 <= len(png):
+        length, kind = struct.unpack(">I4s", png[pos:pos + 8])
+        if kind == b"pHYs" and length == 9:
+            ppm_x, _, unit = struct.unpack(">IIB", png[pos + 8:pos + 17])
+            if unit == 1 and ppm_x > 0:  # pixels per metre
+                return round(width * _CSS_PX_PER_INCH / (ppm_x * 0.0254))
+        if kind in (b"IDAT", b"IEND"):
+            break
+        pos += 12 + length
+    return width
 
 
 def _anchor(title: str) -> str:
@@ -73,10 +85,10 @@ def render_html(title: str, tabs: list[Table], plots: list[tuple[str, bytes]], m
     for k, (t, head, rows) in enumerate(tabs):
         if k == n_before:
             parts += _html_plots(plots)
-        parts.append(f"<h2 id={_anchor(t)}>{e(t)}</h2><table><thead><tr>"
+        parts.append(f"<h2 id={_anchor(t)}>{e(t)}</h2><div class=tw><table><thead><tr>"
                      + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr></thead><tbody>")
         parts += ["<tr>" + "".join(_td(c) for c in r) + "</tr>" for r in rows]
-        parts.append("</tbody></table>")
+        parts.append("</tbody></table></div>")
     if n_before >= len(tabs):
         parts += _html_plots(plots)
     if samples is not None:
@@ -94,7 +106,7 @@ def _html_plots(plots: list[tuple[str, bytes]]) -> list[str]:
     for caption, png in plots:
         data = base64.b64encode(png).decode("ascii")
         w = _png_width(png)
-        size = f" width={round(w * _CSS_PX_PER_INCH / PLOT_DPI)}" if w else ""
+        size = f" width={w}" if w else ""
         parts.append(f"<figure><img alt=\"{html.escape(caption)}\"{size} src=\"data:image/png;base64,{data}\">"
                      f"<figcaption>{html.escape(caption, quote=False)}</figcaption></figure>")
     return parts

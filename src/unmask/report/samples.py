@@ -7,6 +7,10 @@ in the verdicts' manifest. Each verdict row of the file's judge becomes one samp
 metrics group them (``set`` attack / benign, category and attack, ``(none)`` when empty), so a table cell's
 ``n`` is the number of samples its link lists.
 
+Only files inside the run folders given to the report are read (after symlinks): a file named elsewhere is
+left out and said, as :mod:`unmask.report.collect` does for the metrics files; give the folder that holds
+the samples (for ``unmask run``, the run folder, not its ``results/``).
+
 Images are embedded as JPEG thumbnails (longest side ``thumb`` px) until ``image_budget`` bytes of data URL
 are spent, taking one image from each benchmark in turn; past the budget a sample shows its image's path
 instead. Long texts are cut at ``max_chars`` characters (the cut is said).
@@ -23,6 +27,7 @@ from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
+from ..images import SCHEME
 from ..metrics.sources import follow_manifests, manifest_inputs, resolve_source
 from ..store import iter_jsonl
 from .collect import Entry
@@ -56,26 +61,50 @@ def group_keys(row: dict[str, Any]) -> tuple[str, str, str]:
             str(row.get("category") or "(none)"), str(row.get("attack") or "(none)"))
 
 
-def _find(entry: Entry, role: str) -> list[Path]:
+class _Roots:
+    """The run folders the report may read from; remembers what it refused."""
+
+    def __init__(self, roots: list[Path]):
+        self.roots = [r.resolve() for r in roots]
+        self.refused: list[Path] = []
+
+    def inside(self, p: Path) -> bool:
+        real = p.resolve()
+        if any(real == r or r in real.parents for r in self.roots):
+            return True
+        self.refused.append(p)
+        return False
+
+    def keep(self, paths: list[Path]) -> list[Path]:
+        return [p for p in paths if self.inside(p)]
+
+
+def _refused(roots: _Roots, since: int) -> str:
+    paths = list(dict.fromkeys(map(str, roots.refused[since:])))
+    return "; not read, outside the run folders given: " + ", ".join(paths) if paths else ""
+
+
+def _find(entry: Entry, role: str, roots: _Roots) -> list[Path]:
     src = entry.doc.get("sources")
     named = src.get(role) if isinstance(src, dict) else None
     if isinstance(named, list) and named:
-        return [p for p in (resolve_source(str(s), entry.path) for s in named) if p is not None]
+        return roots.keep([p for p in (resolve_source(str(s), entry.path) for s in named) if p is not None])
     return []
 
 
-def _verdict_files(entry: Entry) -> list[Path]:
-    found = _find(entry, "verdicts")
+def _verdict_files(entry: Entry, roots: _Roots) -> list[Path]:
+    found = _find(entry, "verdicts", roots)
     if found:
         return found
     beside = entry.path.parent / "verdicts.jsonl"
     if beside.is_file():
-        return [beside]
-    return manifest_inputs(entry.path)
+        return roots.keep([beside])
+    return roots.keep(manifest_inputs(entry.path))
 
 
-def _inputs(entry: Entry, verdicts: list[Path]) -> tuple[list[Path], list[Path]]:
-    return follow_manifests(verdicts, _find(entry, "generations"), _find(entry, "samples"))
+def _inputs(entry: Entry, verdicts: list[Path], roots: _Roots) -> tuple[list[Path], list[Path]]:
+    gens, samps = follow_manifests(verdicts, _find(entry, "generations", roots), _find(entry, "samples", roots))
+    return roots.keep(gens), roots.keep(samps)
 
 
 def _by_id(paths: list[Path]) -> dict[str, tuple[dict[str, Any], Path]]:
@@ -85,6 +114,13 @@ def _by_id(paths: list[Path]) -> dict[str, tuple[dict[str, Any], Path]]:
             if isinstance(row, dict) and "id" in row:
                 out.setdefault(str(row["id"]), (row, p))
     return out
+
+
+def _image_key(image: str | None, samples: Path | None) -> str | None:
+    """Where a sample's image is: a path resolved under its benchmark folder, or the synthetic reference."""
+    if not image or samples is None:
+        return None
+    return image if image.startswith(SCHEME) else str((samples.parent / image).resolve())
 
 
 def _cut(text: Any, max_chars: int) -> str:
@@ -99,15 +135,17 @@ def _judge_of(row: dict[str, Any], judge: Any) -> bool:
         judge.get("version", ""))
 
 
-def _entry_rows(entry: Entry, index: int, max_chars: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def _entry_rows(entry: Entry, index: int, max_chars: int, roots: _Roots) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     labels = entry.labels
     info = {"name": entry.name, "model": str(labels.get("model", entry.name)), "bench": str(labels.get("bench", "")),
             "judge": entry.judge, "n": 0, "found": False, "note": ""}
-    verdicts = _verdict_files(entry)
+    n_refused = len(roots.refused)
+    verdicts = _verdict_files(entry, roots)
     if not verdicts:
-        info["note"] = "no verdicts found (metrics.json names none that exist, and none lies beside it)"
+        info["note"] = "no verdicts found (metrics.json names none that exist in the run folders, and none lies " \
+                       "beside it)" + _refused(roots, n_refused)
         return [], info
-    gens, samps = _inputs(entry, verdicts)
+    gens, samps = _inputs(entry, verdicts, roots)
     by_gen, by_sample = _by_id(gens), _by_id(samps)
     rows = []
     for path in verdicts:
@@ -124,13 +162,15 @@ def _entry_rows(entry: Entry, index: int, max_chars: int) -> tuple[list[dict[str
                 "why": _cut(v.get("reason"), max_chars),
                 "q": _cut(gen.get("prompt") or sample.get("prompt") or "", max_chars),
                 "a": _cut(gen["response"], max_chars) if "response" in gen else None,
-                "img": None, "path": image, "_abs": str((Path(spath).parent / image).resolve()) if image and spath else None,
+                "img": None, "path": image, "_abs": _image_key(image, spath),
             })
     info.update(n=len(rows), found=True)
     missing = [what for what, have in (("generations (answers)", gens), ("benchmark samples (prompts, images)", samps))
                if not have]
     if missing:
         info["note"] = "not found: " + ", ".join(missing)
+    if len(roots.refused) > n_refused:
+        info["note"] = (info["note"] + "; " if info["note"] else "") + _refused(roots, n_refused).lstrip("; ")
     n_expected = sum(int((entry.doc.get(k) or {}).get("n") or 0) for k in ("overall", "benign"))
     if n_expected and n_expected != len(rows):
         info["note"] = (info["note"] + "; " if info["note"] else "") + (
@@ -138,27 +178,29 @@ def _entry_rows(entry: Entry, index: int, max_chars: int) -> tuple[list[dict[str
     return rows, info
 
 
-def thumbnail(path: Path, size: int = THUMB) -> bytes | None:
-    """A JPEG thumbnail of ``path`` (longest side ``size``), or None when it cannot be read as an image."""
-    from PIL import Image, UnidentifiedImageError
+def thumbnail(path: str | Path, size: int = THUMB) -> bytes | None:
+    """A JPEG thumbnail of ``path`` (longest side ``size``; a synthetic ``unmask://`` reference is drawn), or
+    None when it cannot be read as a raster image (opened through :func:`unmask.images.pil_open` only)."""
+    from PIL import Image
 
-    from ..images import ImageTooLarge, pil_open
+    from ..images import is_synthetic, open_image, pil_open
 
     try:
-        with pil_open(path) as im:
-            im.load()
-            if im.mode in ("RGBA", "LA", "P"):
-                im = im.convert("RGBA")
-                bg = Image.new("RGB", im.size, (255, 255, 255))
-                bg.paste(im, mask=im.getchannel("A"))
-                im = bg
-            else:
-                im = im.convert("RGB")
-            im.thumbnail((size, size))
-            buf = io.BytesIO()
-            im.save(buf, format="JPEG", quality=80, optimize=True)
-            return buf.getvalue()
-    except (OSError, UnidentifiedImageError, ValueError, ImageTooLarge):
+        if is_synthetic(str(path)):
+            im = open_image(str(path))
+        else:
+            with pil_open(path) as src:
+                src.load()
+                im = src.convert("RGBA") if src.mode in ("RGBA", "LA", "P") else src.convert("RGB")
+        if im.mode == "RGBA":  # transparent parts on white, as a browser shows them
+            bg = Image.new("RGB", im.size, (255, 255, 255))
+            bg.paste(im, mask=im.getchannel("A"))
+            im = bg
+        im.thumbnail((size, size))
+        buf = io.BytesIO()
+        im.save(buf, format="JPEG", quality=80, optimize=True)
+        return buf.getvalue()
+    except Exception:  # PIL raises many types for corrupt or foreign files; the sample shows the path instead
         return None
 
 
@@ -170,17 +212,18 @@ def _round_robin(rows: list[dict[str, Any]]) -> Iterator[str]:
         p = r["_abs"]
         if p and p not in seen:
             seen.add(p)
-            by_bench.setdefault(str(Path(p).parent), []).append(p)
+            by_bench.setdefault(str(r["f"]) if p.startswith(SCHEME) else str(Path(p).parent), []).append(p)
     for group in zip_longest(*by_bench.values()):
         yield from (p for p in group if p is not None)
 
 
-def gather_samples(entries: list[Entry], *, image_budget: int = IMAGE_BUDGET, thumb: int = THUMB,
+def gather_samples(entries: list[Entry], roots: list[Path], *, image_budget: int = IMAGE_BUDGET, thumb: int = THUMB,
                    max_chars: int = MAX_CHARS) -> SampleSet:
-    """Every sample behind ``entries`` (see the module docstring)."""
+    """Every sample behind ``entries`` found inside the run folders ``roots`` (see the module docstring)."""
     out = SampleSet(image_budget=image_budget)
+    allowed = _Roots(roots)
     for i, e in enumerate(entries):
-        rows, info = _entry_rows(e, i, max_chars)
+        rows, info = _entry_rows(e, i, max_chars, allowed)
         out.rows += rows
         out.files.append(info)
         if info["note"]:
@@ -188,7 +231,8 @@ def gather_samples(entries: list[Entry], *, image_budget: int = IMAGE_BUDGET, th
     spent, keys = 0, {}
     for p in _round_robin(out.rows):
         out.n_images += 1
-        data = thumbnail(Path(p), thumb) if spent < image_budget else None
+        readable = p.startswith(SCHEME) or allowed.inside(Path(p))
+        data = thumbnail(p, thumb) if spent < image_budget and readable else None
         url = "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii") if data else None
         if url is None or spent + len(url) > image_budget:
             out.n_images_skipped += 1
@@ -201,6 +245,6 @@ def gather_samples(entries: list[Entry], *, image_budget: int = IMAGE_BUDGET, th
         r["img"] = keys.get(r.pop("_abs") or "")
     if out.n_images_skipped:
         out.notes.append(f"{out.n_images_skipped} of {out.n_images} sample images are not embedded (the page's "
-                         f"image budget of {image_budget / 1e6:g} MB is spent, or the file is unreadable); "
-                         "those samples show the image's path.")
+                         f"image budget of {image_budget / 1e6:g} MB is spent, or the file is unreadable or "
+                         "outside the run folders); those samples show the image's path.")
     return out

@@ -73,6 +73,9 @@ def tables(runs: Runs, linked: set[int] | None = None) -> list[Table]:
 
 def _overview(runs: Runs, links: _Links) -> Table:
     lead = runs.label_keys()
+    # The run path only where the labels and the judge do not tell the files apart.
+    keys = [(tuple(str(e.labels.get(k, "")) for k in lead), e.judge) for e in runs.entries]
+    with_run = not lead or len(set(keys)) < len(keys)
     head = ["run", *lead, "judge", "ASR [95% CI]", "judged/n", "unjudged",
             "over-refusal [95% CI]", "benign judged/n", "benign unjudged"]
     rows = []
@@ -88,6 +91,8 @@ def _overview(runs: Runs, links: _Links) -> Table:
         else:
             bj, bu, over = "-", "-", "-"
         rows.append([e.name, *[str(e.labels.get(k, "")) for k in lead], e.judge, asr, j, unj, over, bj, bu])
+    if not with_run:
+        head, rows = head[1:], [r[1:] for r in rows]
     return "Overview (one row per metrics.json)", head, rows
 
 
@@ -212,9 +217,59 @@ def _demo_tables(title: str, doc: dict[str, Any], entries: list[Entry], links: _
         rows.append(cells)
     out: list[Table] = [(title, head, rows)]
     rest = {k: v for k, v in doc.items() if k not in _DEMO_KNOWN}
-    if rest:
-        out.append((f"{title}: settings", ["key", "value"], [[str(k), _cell(v)] for k, v in rest.items()]))
+    scalars = {k: v for k, v in rest.items() if not isinstance(v, dict) or not v}
+    if scalars:
+        out.append((f"{title}: settings", ["key", "value"], [[str(k), _cell(v)] for k, v in scalars.items()]))
+    for k, v in rest.items():  # keys the report does not know, each as a table of its own
+        if k not in scalars:
+            out.append(_generic(f"{title}: {k}", v))
     return out
+
+
+def _generic(title: str, doc: dict[str, Any]) -> Table:
+    """An object of objects as rows x columns; any other object as key / value."""
+    if all(isinstance(v, dict) for v in doc.values()):
+        cols: list[str] = []
+        for v in doc.values():
+            cols += [k for k in v if k not in cols]
+        return title, ["", *cols], [[str(m), *[_cell(v[c]) if c in v else "-" for c in cols]] for m, v in doc.items()]
+    return title, ["key", "value"], [[str(k), _cell(v)] for k, v in doc.items()]
+
+
+def _is_run_summary(doc: Any) -> bool:
+    """``unmask run``'s summary.json: {model: {bench: {judge: {asr, ci, ..., over_refusal, ...}}}}."""
+    return isinstance(doc, dict) and bool(doc) and all(
+        isinstance(b, dict) and b and all(isinstance(j, dict) and j and all(
+            isinstance(x, dict) and "asr" in x and "over_refusal" in x for x in j.values()) for j in b.values())
+        for b in doc.values())
+
+
+def _run_summary(title: str, doc: dict[str, Any], entries: list[Entry], links: _Links) -> Table:
+    """One row per model, one column per bench (and judge, if several): ASR on a harmful bench, over-refusal
+    on a benign one, each linked to its samples."""
+    judges = {j for b in doc.values() for js in b.values() for j in js}
+    cols = list(dict.fromkeys((bench, j) for b in doc.values() for bench, js in b.items() for j in js))
+    index = {(str(e.labels.get("model")), str(e.labels.get("bench")), str(e.doc.get("judge", {}).get("name"))): i
+             for i, e in enumerate(entries) if isinstance(e.doc.get("judge"), dict)}
+    rows = []
+    for model, benches in doc.items():
+        row: list[Any] = [str(model)]
+        for bench, judge in cols:
+            x = (benches.get(bench) or {}).get(judge)
+            if not x:
+                row.append("-")
+                continue
+            i = index.get((str(model), str(bench), str(judge)))
+            parts = []
+            for what, key, ci, n, s in (("ASR", "asr", "ci", "n", "attack"),
+                                        ("over-refusal", "over_refusal", "over_refusal_ci", "n_benign", "benign")):
+                if x.get(n):
+                    text = f"{what} {fmt_rate({key: x.get(key), 'ci': x.get(ci)}, key)}"
+                    parts.append(text if i is None else links.cell(text, i, set=s))
+            row.append(parts[0] if len(parts) == 1 else " / ".join(map(str, parts)) or "-")
+        rows.append(row)
+    head = ["model", *[b if len(judges) == 1 else f"{b} ({j})" for b, j in cols]]
+    return title, head, rows
 
 
 def _summary_tables(name: str, doc: Any, entries: list[Entry], links: _Links) -> list[Table]:
@@ -222,11 +277,11 @@ def _summary_tables(name: str, doc: Any, entries: list[Entry], links: _Links) ->
     if isinstance(doc, dict) and isinstance(doc.get("models"), dict) and doc["models"] and all(
             isinstance(v, dict) for v in doc["models"].values()):
         return _demo_tables(title, doc, entries, links)
+    if _is_run_summary(doc):
+        return [_run_summary(title, doc, entries, links)]
     if isinstance(doc, dict) and doc and all(isinstance(v, dict) for v in doc.values()):
-        cols: list[str] = []
-        for v in doc.values():
-            cols += [k for k in v if k not in cols]
-        return [(title, ["model", *cols], [[str(m), *[_cell(v.get(c, "")) for c in cols]] for m, v in doc.items()])]
+        t, head, rows = _generic(title, doc)
+        return [(t, ["model", *head[1:]], rows)]
     if isinstance(doc, dict):
-        return [(title, ["key", "value"], [[str(k), _cell(v)] for k, v in doc.items()])]
+        return [_generic(title, doc)]
     return [(title, ["value"], [[_cell(doc)]])]
