@@ -164,3 +164,8 @@ def test_one_outcome_throughout_gets_a_wilson_interval_over_topics(tmp_path):
     ex = rate_extras(items, "asr", n_boot=200)
     assert ex["value_items"] == 0.0 and ex["clean"]["value"] == 0.0
     assert ex["ci_topics"] == wilson(0, len(V.HARM_TEXT)) and ex["ci_topics"][1] > 0.1
+
+
+def test_demo_rejects_an_unknown_replay(run_cli, tmp_path):
+    code, _, err = run_cli("demo", "-o", tmp_path / "d", "--replay", "poison")
+    assert code == 2 and "--replay 'poison'" in err and not (tmp_path / "d").exists()
