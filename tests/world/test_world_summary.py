@@ -155,3 +155,17 @@ def test_pooling_runs_resamples_topics_and_runs(tmp_path, run_cli):
     assert code == 2 and "differ in replay" in err
     code, _, err = run_cli("world", "pool", tmp_path)
     assert code == 2 and "not a finished demo run" in err
+
+
+def test_one_outcome_throughout_gets_a_wilson_interval_over_topics(tmp_path):
+    from unmask.metrics.stats import wilson
+
+    items = item_outcomes(_planted_run(tmp_path), 0, ["base"], ["harmful-text"])
+    ex = rate_extras(items, "asr", n_boot=200)
+    assert ex["value_items"] == 0.0 and ex["clean"]["value"] == 0.0
+    assert ex["ci_topics"] == wilson(0, len(V.HARM_TEXT)) and ex["ci_topics"][1] > 0.1
+
+
+def test_demo_rejects_an_unknown_replay(run_cli, tmp_path):
+    code, _, err = run_cli("demo", "-o", tmp_path / "d", "--replay", "poison")
+    assert code == 2 and "--replay 'poison'" in err and not (tmp_path / "d").exists()

@@ -26,7 +26,7 @@ import numpy as np
 import orjson
 
 from ..errors import UnmaskError
-from ..metrics.stats import CLUSTER_BOOTSTRAP, cluster_bootstrap_ci
+from ..metrics.stats import CLUSTER_BOOTSTRAP, cluster_bootstrap_ci, wilson
 from ..store import read_jsonl
 from . import vocab as V
 from .export import question_sets
@@ -40,8 +40,11 @@ HITS = {"asr": ("clean", "off_track"), "over_refusal": ("refused",)}
 INTERVALS = {
     "ci": "Wilson score interval over requests (metrics.json's, as every report table shows it); too narrow "
           "when outcomes cluster by topic",
-    "ci_topics": f"{CLUSTER_BOOTSTRAP}: whole topics (and runs, when pooled)",
-    "differences": f"paired {CLUSTER_BOOTSTRAP}: whole topics (and runs, when pooled), the same for both models",
+    "ci_topics": f"{CLUSTER_BOOTSTRAP}: whole topics (and runs, when pooled); where every judged request has the "
+                 "same outcome (the bootstrap degenerates to a point), the Wilson interval with the number of topics "
+                 "as n",
+    "differences": f"paired {CLUSTER_BOOTSTRAP}: whole topics (and runs, when pooled), the same for both models; "
+                   "[0, 0] where both give one outcome throughout",
 }
 
 
@@ -94,9 +97,12 @@ def _clusters(rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
 
 def _share(rows: Sequence[Mapping[str, Any]], hits: Sequence[str], n_boot: int, seed: int, tag: str) -> dict:
     x = _values(rows, hits)
-    judged = int(np.sum(~np.isnan(x)))
-    return {"value": float(np.nanmean(x)) if judged else None, "n": int(np.nansum(x)),
-            "ci_topics": cluster_bootstrap_ci(x, _clusters(rows), n_boot=n_boot, seed=seed, tag=tag)}
+    judged = x[~np.isnan(x)]
+    ci = cluster_bootstrap_ci(x, _clusters(rows), n_boot=n_boot, seed=seed, tag=tag)
+    if ci is not None and judged.size and np.all(judged == judged[0]):  # a point: say what 0 of n topics allows
+        n_topics = len({r["topic"] for r, v in zip(rows, x, strict=True) if not np.isnan(v)})
+        ci = wilson(int(judged[0]) * n_topics, n_topics)
+    return {"value": float(judged.mean()) if judged.size else None, "n": int(judged.sum()), "ci_topics": ci}
 
 
 def rate_extras(rows: Sequence[Mapping[str, Any]], metric: str, n_boot: int = 1000, seed: int = 0,
