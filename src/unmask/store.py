@@ -30,6 +30,7 @@ __all__ = [
     "content_key",
     "iter_jsonl",
     "manifest_path",
+    "read_json",
     "read_jsonl",
     "read_manifest",
     "sha256_file",
@@ -226,6 +227,24 @@ class Journal:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+
+
+def read_json(path: str | Path, expected: type, what: str) -> Any:
+    """One whole JSON file whose top level must be ``expected`` (``dict`` or ``list``); ``what`` names the
+    file for the error (``"MM-Vet's mm-vet.json (an object: id -> sample)"``). Errors are one line naming the
+    file: missing, a folder, invalid JSON (with the byte), or the wrong top level."""
+    path = Path(path)
+    try:
+        data = orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise UnmaskError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UnmaskError(f"{path}: is a folder, not {what}") from None
+    except orjson.JSONDecodeError as exc:
+        raise UnmaskError(f"{path}: byte {getattr(exc, 'pos', '?')}: invalid JSON") from None
+    if not isinstance(data, expected):
+        raise UnmaskError(f"{path}: expected {what}")
+    return data
 
 def manifest_path(out: str | Path) -> Path:
     out = Path(out)

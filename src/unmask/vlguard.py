@@ -23,10 +23,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import orjson
-
 from .errors import UnmaskError, where
 from .records import IMAGE, Conversation, Turn
+from .store import read_json
 
 __all__ = ["VLGuardPair", "curated_records", "iter_vlguard", "vlguard_conversations", "vlguard_llava_format"]
 
@@ -47,17 +46,7 @@ class VLGuardPair(NamedTuple):
 
 
 def _load_list(path: Path) -> list[Any]:
-    try:
-        data = orjson.loads(path.read_bytes())
-    except FileNotFoundError:
-        raise UnmaskError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UnmaskError(f"{path}: is a folder, not a VLGuard JSON file") from None
-    except orjson.JSONDecodeError as exc:
-        raise UnmaskError(f"{path}: byte {getattr(exc, 'pos', '?')}: invalid JSON") from None
-    if not isinstance(data, list):
-        raise UnmaskError(f"{path}: expected a JSON list of VLGuard entries")
-    return data
+    return read_json(path, list, "a JSON list of VLGuard entries")
 
 
 def iter_vlguard(path: str | Path, data: list[Any] | None = None) -> Iterator[VLGuardPair]:

@@ -26,9 +26,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from ..errors import UnmaskError
+from ..store import read_json
 from .stats import cohen_kappa
 
 __all__ = ["PUBLISHED_COLUMNS", "judge_agreement", "read_val_set", "read_xstest_completions", "score_labels"]
@@ -55,14 +54,7 @@ def read_val_set(path: str | Path, behaviors: str | Path | None = None) -> list[
     ``prompt`` is the behavior text from HarmBench's behaviors CSV when ``behaviors`` is given (what the
     HarmBench classifier is asked about), else the test case (the jailbreak prompt that was sent)."""
     path = Path(path)
-    try:
-        data = orjson.loads(path.read_bytes())
-    except FileNotFoundError:
-        raise UnmaskError(f"{path}: no such file") from None
-    except orjson.JSONDecodeError as exc:
-        raise UnmaskError(f"{path}: byte {getattr(exc, 'pos', '?')}: invalid JSON") from None
-    if not isinstance(data, dict):
-        raise UnmaskError(f"{path}: expected HarmBench's val set (an object: behavior id -> list of records)")
+    data = read_json(path, dict, "HarmBench's val set (an object: behavior id -> list of records)")
     texts: dict[str, str] = {}
     if behaviors is not None:
         with open(behaviors, newline="", encoding="utf-8-sig") as fh:

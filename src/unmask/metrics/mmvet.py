@@ -19,9 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from ..errors import UnmaskError
+from ..store import read_json
 
 __all__ = ["MMVET_PROMPT", "grade_mmvet", "load_mmvet", "mmvet_question", "parse_mmvet_score"]
 
@@ -58,14 +57,7 @@ def parse_mmvet_score(content: str) -> float | None:
 def load_mmvet(path: str | Path) -> dict[str, dict[str, Any]]:
     """MM-Vet's ``mm-vet.json``: id -> {imagename, capability (list), question, answer}."""
     path = Path(path)
-    try:
-        data = orjson.loads(path.read_bytes())
-    except FileNotFoundError:
-        raise UnmaskError(f"{path}: no such file") from None
-    except orjson.JSONDecodeError as exc:
-        raise UnmaskError(f"{path}: byte {getattr(exc, 'pos', '?')}: invalid JSON") from None
-    if not isinstance(data, dict):
-        raise UnmaskError(f"{path}: expected MM-Vet's mm-vet.json (an object: id -> sample)")
+    data = read_json(path, dict, "MM-Vet's mm-vet.json (an object: id -> sample)")
     for k, v in data.items():
         if not isinstance(v, dict) or not all(isinstance(v.get(f), str) for f in ("question", "answer")) \
                 or not isinstance(v.get("capability"), list):

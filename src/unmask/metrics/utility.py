@@ -168,17 +168,10 @@ def scienceqa_accuracy(rows: Sequence[dict[str, Any]], source: str = "rows") -> 
 def attach_scienceqa_gold(rows: Sequence[dict[str, Any]], problems_path: str | Path) -> list[dict[str, Any]]:
     """Rows with ScienceQA's gold (``answer`` index, ``choices``, ``image``) from its ``problems.json``,
     joined by id (LLaVA's question ids are the problem ids)."""
-    import orjson
+    from ..store import read_json
 
     path = Path(problems_path)
-    try:
-        problems = orjson.loads(path.read_bytes())
-    except FileNotFoundError:
-        raise UnmaskError(f"{path}: no such file") from None
-    except orjson.JSONDecodeError as exc:
-        raise UnmaskError(f"{path}: byte {getattr(exc, 'pos', '?')}: invalid JSON") from None
-    if not isinstance(problems, dict):
-        raise UnmaskError(f"{path}: expected ScienceQA's problems.json (an object: id -> problem)")
+    problems = read_json(path, dict, "ScienceQA's problems.json (an object: id -> problem)")
     out = []
     for i, r in enumerate(rows, 1):
         prob = problems.get(str(r.get("id")))
