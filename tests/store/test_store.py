@@ -78,7 +78,7 @@ def test_kill_9_then_resume(tmp_path):
     script = tmp_path / "writer.py"
     script.write_text(_WRITER)
     out = tmp_path / "out.jsonl"
-    n = 400
+    n = 1500  # >= 2 ms an item: no writer can finish before its kill, however fast the machine
     for delay in (0.4, 0.7):
         proc = subprocess.Popen([sys.executable, str(script), str(out), str(n)])
         time.sleep(delay)

@@ -134,6 +134,19 @@ def _execute(kind_module: str, st: Stage, d: Path, deps: dict[str, Path], ctx: A
     }, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
 
 
+def _worker_terminated(signum: int, frame: Any) -> None:
+    """The parent ends a worker with SIGTERM (an interrupted run). SIGTERM's default would leave the named
+    semaphores this worker made (tqdm's write lock, ...) registered, and the resource tracker would warn of
+    "leaked semaphore objects" at exit: release them (multiprocessing's own exit finalizers), then leave at
+    once. The stage's outputs are crash-safe; the resumed run continues them."""
+    from multiprocessing import util
+
+    try:
+        util._run_finalizers(0)
+    finally:
+        os._exit(128 + signum)
+
+
 def _worker_init(threads: int) -> None:
     # A worker must not outlive a killed run: it would keep writing into a stage folder that the
     # resumed run is writing too. Linux: die with the parent.
@@ -142,6 +155,7 @@ def _worker_init(threads: int) -> None:
     # Ctrl-C reaches every process of the terminal's group; the parent alone reports it and ends the
     # workers (started with SIGINT ignored already, see _spawning; this covers other start methods).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _worker_terminated)
     follow_parent()  # the command line's warning filter (progress settings travel in the environment)
     if sys.platform.startswith("linux"):
         import ctypes
