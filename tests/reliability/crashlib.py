@@ -31,9 +31,21 @@ __all__ = ["Runner", "Trial", "TrialResult", "run_trials"]
 PRELOAD = ["crashwarm"]  # imports torch, transformers classes, peft, accelerate and all of unmask
 
 
+def _as_at_a_terminal() -> None:
+    """SIGINT as a user's shell leaves it: Python's default (KeyboardInterrupt). A test run started in the
+    background of a non-interactive shell (as CI may start it) inherits SIGINT *ignored*, and unmask keeps an
+    ignored SIGINT ignored (nohup semantics), so without this the Ctrl-C trials would test nothing."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _exec_child_setup() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # an exec'd Python then installs its default handler
+
+
 def _child(argv: list[str], cwd: str, log: str, env: dict[str, str]) -> None:
     """Fork-server child: run ``unmask ARGV`` in ``cwd`` with stdout/stderr to ``log``."""
     os.chdir(cwd)
+    _as_at_a_terminal()
     if env.pop("_UNMASK_TEST_NEW_GROUP", None):  # its own process group, as a shell job (test_rel_interrupt)
         os.setpgrp()
     os.environ.update(env)
@@ -98,7 +110,7 @@ class Runner:
             return _Forked(p)
         fh = open(log, "ab")
         proc = subprocess.Popen([sys.executable, "-m", "unmask", *argv], cwd=cwd, stdout=fh, stderr=fh,
-                                env={**os.environ, **env})
+                                env={**os.environ, **env}, preexec_fn=_exec_child_setup)
         fh.close()
         return _Exec(proc)
 
