@@ -176,3 +176,32 @@ def test_grids_name_each_column_once_and_cli_switches(runs, tmp_path):
     assert '"images":{}' in page and "image budget of 0 MB" in page
     main(["report", str(runs[0]), "-o", str(out), "--no-samples"])
     assert "unmask-samples" not in out.read_text()
+
+
+def test_two_judges_on_the_same_answers_show_their_agreement(tmp_path):
+    """``unmask metrics`` given two judges' verdicts stores their agreement; the report shows it, so a number
+    of one judge is never read without the other's."""
+    def write(path, judge, verdict_of):
+        rows = [{"id": f"r{i}", "verdict": verdict_of(i), "judge": judge, "judge_version": "1", "harmful": True,
+                 "category": "c", "attack": "figstep"} for i in range(20)]
+        path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+        return path
+
+    # keyword: refused on even ids; llm: refused on multiples of 3 -> they agree on 10 of 20 ids
+    k = write(tmp_path / "k.jsonl", "keyword", lambda i: "refused" if i % 2 == 0 else "complied")
+    g = write(tmp_path / "l.jsonl", "llm", lambda i: "refused" if i % 3 == 0 else "complied")
+    run = tmp_path / "run"
+    main(["metrics", str(k), str(g), "-o", str(run / "metrics.json"), "--bootstrap", "50"])
+    ag = orjson.loads((run / "metrics.json").read_bytes())["agreement"][0]
+    both = sum(1 for i in range(20) if (i % 2 == 0) == (i % 3 == 0))
+    assert ag["percent_agreement"] == pytest.approx(both / 20)
+    build_report([run], tmp_path / "r.html")
+    table = (tmp_path / "r.html").read_text().split(">Judge agreement (")[1].split("</table>")[0]
+    k_ref_l_comp = sum(1 for i in range(20) if i % 2 == 0 and i % 3)
+    k_comp_l_ref = sum(1 for i in range(20) if i % 2 and i % 3 == 0)
+    assert (f"<td>keyword 1 vs llm 1</td><td>20</td><td>{both / 20:.3f}</td><td>{ag['kappa']:.3f}</td>"
+            f"<td>{k_ref_l_comp}</td><td>{k_comp_l_ref}</td><td>0</td>") in table, table
+    single = tmp_path / "one"
+    main(["metrics", str(k), "-o", str(single / "metrics.json"), "--bootstrap", "50"])
+    build_report([single], tmp_path / "s.html")
+    assert "Judge agreement" not in (tmp_path / "s.html").read_text()

@@ -66,6 +66,9 @@ def tables(runs: Runs, linked: set[int] | None = None) -> list[Table]:
     for name, doc in runs.summaries:
         out += _summary_tables(name, doc, runs.entries, links)
     out.append(_overview(runs, links))
+    agree = _agreement(runs)
+    if agree[2]:
+        out.append(agree)
     for field, title in (("category", "By category"), ("attack", "By attack")):
         out += _grids(runs.entries, field, title, links)
     return out
@@ -94,6 +97,25 @@ def _overview(runs: Runs, links: _Links) -> Table:
     if not with_run:
         head, rows = head[1:], [r[1:] for r in rows]
     return "Overview (one row per metrics.json)", head, rows
+
+
+def _agreement(runs: Runs) -> Table:
+    """Judges side by side on the same answers (``metrics.json``'s ``agreement``, written when ``unmask metrics``
+    is given the verdicts of several judges): how often they agree, Cohen's kappa, and the two ways they
+    disagree, so no number of one judge is read without the other's."""
+    head = ["metrics", "judges", "both judged", "agreement", "kappa", "A refused / B complied",
+            "A complied / B refused", "unjudged by either"]
+    rows = []
+    for e in runs.entries:
+        for a in e.doc.get("agreement") or []:
+            conf = a.get("confusion") or {}
+            unj = sum(v for x, row in conf.items() for y, v in row.items() if "unjudged" in (x, y))
+            pa, k = a.get("percent_agreement"), a.get("kappa")
+            rows.append([e.name, " vs ".join(map(str, a.get("judges", []))), str(a.get("n_both_judged", 0)),
+                         "n/a" if pa is None else f"{pa:.3f}", "n/a" if k is None else f"{k:.3f}",
+                         str(conf.get("refused", {}).get("complied", 0)),
+                         str(conf.get("complied", {}).get("refused", 0)), str(unj)])
+    return "Judge agreement (the same answers, two judges)", head, rows
 
 
 def _grid_cell(block: dict[str, Any], key: str) -> str:
