@@ -16,7 +16,7 @@ import orjson
 
 from ..errors import UnmaskError, where
 from ..formats import resolve_image
-from .loaders_csv import csv_header, need, read_csv
+from .loaders_csv import csv_header, ids_unique, need, read_csv
 from .loaders_json import _load_json
 from .registry import Question, loader
 
@@ -77,15 +77,6 @@ def _records(path: Path, data: Any, what: str) -> list[dict[str, Any]]:
     return data
 
 
-def _unique(items: list[Question]) -> list[Question]:
-    seen: dict[str, str] = {}
-    for q in items:
-        if q.id in seen:
-            raise UnmaskError(f"{q.where}: id {q.id!r} also used by an earlier row ({seen[q.id]})")
-        seen[q.id] = q.where
-    return items
-
-
 @loader("vlsbench", detect=lambda p: _first_has(p, "instruction_id", "instruction", "image_path"))
 def load_vlsbench(path: Path, images: Path | None = None) -> list[Question]:
     """VLSBench ``data/data.json``: a list of {instruction_id, instruction, image_path (``imgs/N.png``),
@@ -110,7 +101,7 @@ def load_vlsbench(path: Path, images: Path | None = None) -> list[Question]:
         out.append(Question(id=f"vlsbench-{rec['instruction_id']}", text=rec["instruction"],
                             category=need(rec, "category", loc).strip(), harmful=True,
                             images={"picture": _picture(rec["image_path"], root, loc)}, source=rec, where=loc))
-    return _unique(out)
+    return ids_unique(out)
 
 
 @loader("jailbreakv", detect=lambda p: {"jailbreak_query", "redteam_query", "image_path"} <= set(csv_header(p)))
@@ -145,7 +136,7 @@ def load_jailbreakv(path: Path, images: Path | None = None, subset: str | None =
                             source=row, where=loc))
     if not out:
         raise UnmaskError(f"{path}: no row left (subset {subset!r})" if subset else f"{path}: no rows")
-    return _unique(out)
+    return ids_unique(out)
 
 
 def _is_mssbench(path: Path) -> bool:
@@ -202,7 +193,7 @@ def load_mssbench(path: Path, images: Path | None = None, subset: str | None = N
                                         images={"picture": pic}, where=f"{loc}, {half} {j}",
                                         source={"task": task, "half": half, "index": i,
                                                 **{k: v for k, v in rec.items() if isinstance(v, str)}}))
-    return _unique(out)
+    return ids_unique(out)
 
 
 @loader("siuo", detect=lambda p: _first_has(p, "question_id", "image", "question", "safety_warning"))
@@ -222,7 +213,7 @@ def load_siuo(path: Path, images: Path | None = None) -> list[Question]:
         out.append(Question(id=f"siuo-{rec['question_id']}", text=need(rec, "question", loc),
                             category=need(rec, "category", loc).strip(), harmful=True,
                             images={"picture": _picture(rec["image"], root, loc)}, source=rec, where=loc))
-    return _unique(out)
+    return ids_unique(out)
 
 
 
@@ -264,7 +255,7 @@ def load_scienceqa(path: Path, images: Path | None = None, subset: str | None = 
                             text=text, category="scienceqa", harmful=False,
                             images={"picture": _picture(rec["image"], root, loc)} if has_image else {},
                             source={k: v for k, v in rec.items() if k != "conversations"}, where=loc))
-    return _unique(out)
+    return ids_unique(out)
 
 
 def _is_mmvet(path: Path) -> bool:

@@ -11,7 +11,7 @@ from ..errors import UnmaskError, where
 from ..formats import resolve_image
 from .registry import Question, loader
 
-__all__ = ["csv_header", "need", "read_csv"]
+__all__ = ["csv_header", "ids_unique", "need", "read_csv"]
 
 SAFEBENCH_COLUMNS = ("dataset", "category_id", "task_id", "category_name", "question", "instruction")
 
@@ -75,7 +75,7 @@ def need(row: dict[str, Any], col: str, loc: str) -> str:
     return value
 
 
-def _ids_unique(items: list[Question]) -> list[Question]:
+def ids_unique(items: list[Question]) -> list[Question]:
     seen: dict[str, str] = {}
     for q in items:
         if q.id in seen:
@@ -98,7 +98,7 @@ def load_safebench(path: Path) -> list[Question]:
             need(row, col, loc)
         out.append(Question(id=rid, text=need(row, "question", loc), instruction=need(row, "instruction", loc),
                             category=row["category_name"].strip(), harmful=True, source=row, where=loc))
-    return _ids_unique(out)
+    return ids_unique(out)
 
 
 def _xstest_harmful(row: dict[str, str], loc: str) -> bool:
@@ -124,7 +124,7 @@ def load_xstest(path: Path) -> list[Question]:
         typ = need(row, "type", loc).strip()
         out.append(Question(id=rid, text=need(row, "prompt", loc), category=typ,
                             harmful=_xstest_harmful(row, loc), source=row, where=loc))
-    return _ids_unique(out)
+    return ids_unique(out)
 
 
 # HarmBench's repository: data/behavior_datasets/<csv> beside data/multimodal_behavior_images/<ImageFileName>
@@ -188,7 +188,7 @@ def load_harmbench(path: Path, images: Path | None = None) -> list[Question]:
             pics["picture"] = _harmbench_picture(root, need(row, "ImageFileName", loc).strip(), loc)
         out.append(Question(id=rid, text=text, instruction=behavior, category=category, harmful=True,
                             images=pics, source=row, where=loc))
-    return _ids_unique(out)
+    return ids_unique(out)
 
 
 @loader("advbench", detect=_has("goal"))
@@ -200,4 +200,4 @@ def load_advbench(path: Path) -> list[Question]:
         loc = where(path, i, rid, line=line)
         out.append(Question(id=rid, text=need(row, "goal", loc), category=(row.get("category") or "").strip(),
                             harmful=True, source=row, where=loc))
-    return _ids_unique(out)
+    return ids_unique(out)
