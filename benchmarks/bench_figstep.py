@@ -85,7 +85,7 @@ def compare(plain: Path, project: Path) -> tuple[int, int, int, int]:
     """(pairs compared, pairs with different pixels, plain bytes, project bytes)."""
     import orjson
 
-    from unmask.images import pil_open
+    from unmask.data.images import pil_open
 
     n = bad = pb = qb = 0
     for line in (project / "samples.jsonl").read_bytes().splitlines():

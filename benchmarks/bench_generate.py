@@ -99,8 +99,8 @@ def one_at_a_time(
 def batched(
     model_spec: str, bench: Path, out: Path, batch_size: int, max_new_tokens: int, min_new_tokens: int
 ) -> tuple[list[str], float]:
+    from unmask.data.store import read_jsonl
     from unmask.generate import GenerateConfig, generate
-    from unmask.store import read_jsonl
 
     t0 = time.perf_counter()
     path = generate(

@@ -1,7 +1,7 @@
 """``unmask mix --fraction 0.1`` against the plain way, on a LLaVA-665k-sized JSON, in one run.
 
 Each contender runs in its own child process; wall time comes from the clock, CPU time and peak RSS
-from ``os.wait4`` (that child alone). Also times the record scanner (``unmask.jsonscan``) by itself.
+from ``os.wait4`` (that child alone). Also times the record scanner (``unmask.mix.fastscan.scan``) by itself.
 
     python benchmarks/bench_mix.py                      # makes /tmp/bench/llava.json (665,000 records)
     python benchmarks/bench_mix.py --input FILE.json    # reuse a file
@@ -39,7 +39,7 @@ with open(dst, "w", encoding="utf-8") as fh:
 
 SCAN = r"""
 import sys, time
-from unmask.jsonscan import scan_llava
+from unmask.mix.fastscan.scan import scan_llava
 t = time.perf_counter()
 with scan_llava(sys.argv[1]) as res:
     print(f"{len(res)} records, {int(res.assistant_turns.sum())} assistant turns, "

@@ -126,7 +126,7 @@ def _records(folder: Path, n: int, reply_words: int, seed: int) -> list[Any]:
     import numpy as np
     from PIL import Image
 
-    from unmask.records import Conversation, Turn
+    from unmask.data.records import Conversation, Turn
 
     rng = np.random.default_rng(seed)
     words = _REPLY.split()

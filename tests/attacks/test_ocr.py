@@ -11,7 +11,7 @@ from attack_helpers import SAFEBENCH_HEADER, read_samples, safebench_rows, write
 from PIL import Image
 
 from unmask.attacks.ocr import _reading_order, cer, check_ocr, engine_available, levenshtein, reference_text
-from unmask.records import Sample
+from unmask.data.records import Sample
 
 needs_tesseract = pytest.mark.skipif(engine_available("tesseract") is not None,
                                      reason="tesseract is not installed (apt-get install tesseract-ocr "

@@ -194,7 +194,7 @@ def test_generate_config_errors_are_one_line_exit_2(run_cli, tmp_path):
 
 
 def test_train_reads_a_yaml_config_and_options_win(run_cli, monkeypatch, tmp_path):
-    seen = _captured(monkeypatch, "unmask.train", "train")
+    seen = _captured(monkeypatch, "unmask.models.train", "train")
     cfg = tmp_path / "train.yaml"
     cfg.write_text("model: tiny\nlr: 0.001\nmax_steps: 5\nformat: llava\nno_eos_on_refusal: true\n")
     code, _, err = run_cli("train", tmp_path / "d.json", "--config", cfg, "--max-steps", "2", "-o", tmp_path / "o")

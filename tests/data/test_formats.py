@@ -7,8 +7,15 @@ import json
 import orjson
 import pytest
 
+from unmask.data.formats import (
+    detect_format,
+    read_records,
+    resolve_image,
+    to_llava,
+    to_messages,
+    write_records,
+)
 from unmask.errors import UnmaskError
-from unmask.formats import detect_format, read_records, resolve_image, to_llava, to_messages, write_records
 
 LLAVA = [
     {"id": "000001", "image": "coco/1.jpg", "conversations": [

@@ -11,8 +11,8 @@ import orjson
 import pytest
 
 from unmask.cli import main
+from unmask.data.formats import detect_format, read_records, to_messages, write_records
 from unmask.errors import UnmaskError
-from unmask.formats import detect_format, read_records, to_messages, write_records
 
 DEMO = Path(__file__).parent / "official" / "llamafactory_mllm_demo.json"
 

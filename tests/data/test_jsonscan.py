@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from unmask.errors import UnmaskError
-from unmask.jsonscan import scan_json_array, scan_llava
+from unmask.mix.fastscan.scan import scan_json_array, scan_llava
 
 
 def _write(tmp_path, data, name="data.json"):

@@ -7,9 +7,9 @@ import json
 import orjson
 import pytest
 
-from unmask.formats import read_records
-from unmask.mix import MixConfig, make_refusal, plan_mix
-from unmask.refusals import DEFAULT_REFUSAL
+from unmask.data.formats import read_records
+from unmask.mix.method import MixConfig, make_refusal, plan_mix
+from unmask.mix.refusals import DEFAULT_REFUSAL
 
 
 def _records(n: int, turns: int = 2, image_every: int = 1) -> list[dict]:
@@ -203,7 +203,7 @@ def test_bad_input_files(run_cli, tmp_path, content, msg):
 
 def test_plan_is_stable_per_record():
     """A record's refusal (turn, template) depends on the seed and the record, not on the draw."""
-    from unmask.records import Conversation, Turn
+    from unmask.data.records import Conversation, Turn
 
     conv = Conversation(id="x", turns=[Turn(role="user", text=f"q{i}") if i % 2 == 0 else
                                        Turn(role="assistant", text=f"a{i}") for i in range(6)])

@@ -115,7 +115,7 @@ def test_curated_images_outside_the_root_is_an_error(run_cli, llava_src, tmp_pat
 def test_raw_train_json_converted_as_vlguards_script_equals_its_output(run_cli, llava_src, tmp_path):
     """``--curated-layout llava`` on train.json gives what VLGuard's convert_to_llava_format.py wrote
     (the fixture's train_llava_format.json came from running that script on the fixture's train.json)."""
-    from unmask.vlguard import vlguard_llava_format
+    from unmask.mix.vlguard import vlguard_llava_format
 
     official = json.loads((FIX / "train_llava_format.json").read_text())
     assert vlguard_llava_format(FIX / "train.json") == official

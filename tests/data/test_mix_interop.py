@@ -10,7 +10,7 @@ import orjson
 import pytest
 from PIL import Image
 
-from unmask.formats import read_records
+from unmask.data.formats import read_records
 
 N = 12
 
@@ -152,7 +152,7 @@ def test_convert_out_image_root(run_cli, data, tmp_path):
 
 
 def test_rebase_paths(tmp_path):
-    from unmask.mixout import Rebase
+    from unmask.mix.output import Rebase
 
     (tmp_path / "a" / "b").mkdir(parents=True)
     up = Rebase(tmp_path)

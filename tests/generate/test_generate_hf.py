@@ -7,9 +7,9 @@ import json
 import pytest
 
 from unmask.cli import main
+from unmask.data.store import read_jsonl
 from unmask.errors import UnmaskError
 from unmask.generate import GenerateConfig, generate, merge_shards, read_bench
-from unmask.store import read_jsonl
 
 
 def _cfg(model, bench, out, **kw) -> GenerateConfig:

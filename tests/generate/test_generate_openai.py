@@ -9,9 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from unmask.data.store import read_jsonl
 from unmask.errors import UnmaskError
 from unmask.generate import GenerateConfig, generate
-from unmask.store import read_jsonl
 
 
 class _Server:

@@ -9,8 +9,8 @@ import subprocess
 import sys
 import time
 
+from unmask.data.store import read_jsonl
 from unmask.generate import GenerateConfig, generate
-from unmask.store import read_jsonl
 
 
 def test_kill_9_then_rerun_loses_and_doubles_nothing(tiny_ckpt, tmp_path, make_bench):

@@ -128,9 +128,9 @@ def test_sentencepiece_view_equals_sentencepiece_on_random_text(shared):
 def test_qwen_replies_are_tokenized_on_their_own_as_llama_factory_does(shared):
     """LLaMA-Factory encodes each message apart: a reply that opens with a newline keeps its own "\\n"
     token (the whole text would merge it with the prompt's "assistant\\n")."""
+    from unmask.data.records import Conversation, Turn
     from unmask.models.batching import Encoder
     from unmask.models.registry import get_family
-    from unmask.records import Conversation, Turn
 
     fam = get_family("qwen2_vl")
     proc = fam.load_processor(str(shared("realtok", "qwen2.5-vl-7b-instruct")), trust_remote_code=False)

@@ -14,10 +14,10 @@ import json
 import pytest
 import torch
 
+from unmask.data.records import Conversation, Turn
 from unmask.models.batching import IGNORE_INDEX, Encoder, collate
 from unmask.models.conversations import llava_next_format
 from unmask.models.loading import load_model
-from unmask.records import Conversation, Turn
 
 # The llava-hf processors' chat templates (inference only: no end-of-turn after replies).
 HF_VICUNA = (

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
+from unmask.data.records import Conversation, Turn
 from unmask.models import detect_family, get_family
 from unmask.models.adapt import apply_lora, module_group
 from unmask.models.batching import Encoder, collate
 from unmask.models.loading import load_model
 from unmask.models.testing import TINY_CHECKPOINTS
-from unmask.records import Conversation, Turn
 
 
 def _records() -> list[Conversation]:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from unmask.cli import main
+from unmask.data.images import open_image
 from unmask.errors import UnmaskError
-from unmask.images import open_image
 from unmask.models.adapt import lora_target_regex
 from unmask.models.loading import load_model
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
+from unmask.data.records import Conversation, Turn
 from unmask.errors import UnmaskError
 from unmask.models.batching import IGNORE_INDEX, Encoder, collate
 from unmask.models.dataset import TrainDataset
 from unmask.models.loading import load_model
 from unmask.models.testing import TINY_FAMILIES
-from unmask.records import Conversation, Turn
 
 # What each family's template trains for one reply "R": the reply and its end-of-turn, nothing else.
 # (The tiny llava_next ships a mistral-style template: LLaVA's mistral_instruct writes "[/INST] R </s>".)

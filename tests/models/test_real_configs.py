@@ -11,11 +11,11 @@ import re
 import pytest
 import torch
 
+from unmask.data.records import Conversation, Turn
 from unmask.models.adapt import apply_lora, freeze_for_training, lora_target_regex, module_group
 from unmask.models.batching import IGNORE_INDEX, Encoder, collate
 from unmask.models.loading import load_model
 from unmask.models.testing import shrunk_config
-from unmask.records import Conversation, Turn
 
 _LAYERS = 2  # unmask.models.testing.SHRINK
 # Real checkpoint name -> transformers 5 module name (what transformers' own conversion does on load).

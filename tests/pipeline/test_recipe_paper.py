@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from unmask.models.train import TrainConfig
 from unmask.pipeline.config import load_experiment
 from unmask.pipeline.stages import build_plan
-from unmask.train import TrainConfig
 
 RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "llava15-7b-paper.yaml"
 

@@ -24,7 +24,7 @@ from unmask.cli import _register
 
 _register()
 for _mod in ("unmask.models.trainer", "unmask.generate.hf", "unmask.world.model", "unmask.pipeline",
-             "unmask.report", "unmask.report.plots", "unmask.judges.run", "unmask.judges.keyword", "unmask.mixfile",
+             "unmask.report", "unmask.report.plots", "unmask.judges.run", "unmask.judges.keyword", "unmask.mix.run",
              "unmask.attacks", "matplotlib.pyplot", "PIL.PngImagePlugin", "tqdm.auto"):
     __import__(_mod)
 del transformers

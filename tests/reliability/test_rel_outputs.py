@@ -1,6 +1,6 @@
 """Outputs that would destroy inputs, outputs that cannot be written, outputs without their manifest.
 
-Every command's ``-o`` is checked before any work (``unmask.outputs.check_output``): it must not be an
+Every command's ``-o`` is checked before any work (``unmask.data.outputs.check_output``): it must not be an
 input (the same path, a symlink to it, a hard link to it), a folder output must not hold an input, a
 file output must not be an existing folder. Each refusal is exit 2 with one line, the input unchanged,
 nothing written. And an output whose manifest cannot be written (a seed beyond 64 bits, a full disk)
@@ -175,7 +175,7 @@ def test_manifest_that_cannot_hold_the_seed_takes_the_output_with_it(tmp_path, r
 
 @pytest.mark.parametrize("command", ["judge", "metrics", "mix"])
 def test_disk_full_while_writing_the_manifest_leaves_neither(command, tmp_path, run_cli, monkeypatch):
-    import unmask.store as store
+    import unmask.data.store as store
 
     real = store.atomic_write_bytes
 

@@ -46,8 +46,8 @@ def test_trust_remote_code_is_off_by_default_everywhere():
     from unmask.generate import GenerateConfig
     from unmask.judges.hf import HFClassifierJudge
     from unmask.models.loading import load_model
+    from unmask.models.train import TrainConfig
     from unmask.pipeline.config import ModelSpec
-    from unmask.train import TrainConfig
 
     assert inspect.signature(load_model).parameters["trust_remote_code"].default is False
     assert inspect.signature(HFClassifierJudge.__init__).parameters["trust_remote_code"].default is False
@@ -172,7 +172,7 @@ def test_api_key_is_used_but_never_written(tmp_path, run_cli, monkeypatch):
 # ------------------------------------------------------------------------------ image formats
 def test_every_image_is_opened_through_the_raster_allow_list():
     """``PIL.Image.open`` picks a decoder by content, whatever the file's name: EPS in a ``.png`` runs
-    Ghostscript. Only ``unmask.images.pil_open`` (PNG, JPEG, WebP, GIF, BMP, TIFF) may call it."""
+    Ghostscript. Only ``unmask.data.images.pil_open`` (PNG, JPEG, WebP, GIF, BMP, TIFF) may call it."""
     roots = [SRC, SRC.parents[1] / "benchmarks"]
     calls = [f"{p.relative_to(SRC.parents[1])}:{i}" for root in roots for p in root.rglob("*.py")
              for i, line in enumerate(p.read_text().splitlines(), 1)
@@ -183,8 +183,8 @@ def test_every_image_is_opened_through_the_raster_allow_list():
 def test_eps_body_is_never_handed_to_ghostscript(tmp_path, monkeypatch):
     from PIL import Image
 
+    from unmask.data.images import RASTER_FORMATS, open_image
     from unmask.errors import UnmaskError
-    from unmask.images import RASTER_FORMATS, open_image
 
     marker = tmp_path / "gs-ran"
     (tmp_path / "bin").mkdir()
@@ -212,8 +212,8 @@ def test_eps_body_is_never_handed_to_ghostscript(tmp_path, monkeypatch):
 ])
 def test_synthetic_reference_with_bad_parameters_is_one_error(ref, words):
     """``unmask://noise?seed=-1`` used to reach numpy (ValueError, exit 1); other typos were silently ignored."""
+    from unmask.data.images import open_image
     from unmask.errors import UnmaskError
-    from unmask.images import open_image
 
     with pytest.raises(UnmaskError, match=re.escape(words)):
         open_image(ref)

@@ -13,10 +13,10 @@ from urllib.parse import unquote
 import orjson
 import pytest
 
+from unmask.data.store import write_manifest
 from unmask.metrics import compute_metrics, wilson
 from unmask.metrics.core import read_verdicts
 from unmask.report import build_report
-from unmask.store import write_manifest
 
 
 def embedded(page: str) -> dict:
@@ -208,7 +208,7 @@ def test_only_files_inside_the_run_folders_are_read(tmp_path, tools):
 
 def test_synthetic_images_are_drawn_and_foreign_files_are_not_decoded(tmp_path, tools):
     """An ``unmask://`` image is drawn for its thumbnail; a PostScript body named .png is never decoded
-    (only the raster allow-list of unmask.images opens images): that sample shows its path."""
+    (only the raster allow-list of unmask.data.images opens images): that sample shows its path."""
     run = tmp_path / "run"
     bench = tools.make_bench(run / "bench", "s", 2, True, images=False)
     (run / "bench" / "eps.png").write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\nshowpage\n")

@@ -12,8 +12,8 @@ import time
 import orjson
 import pytest
 
+from unmask.data.store import Journal, atomic_path, content_key, read_manifest, sha256_file, write_manifest
 from unmask.errors import UnmaskError
-from unmask.store import Journal, atomic_path, content_key, read_manifest, sha256_file, write_manifest
 
 
 def test_content_key_ignores_key_order():
@@ -61,7 +61,7 @@ def test_finalize_refuses_missing_items(tmp_path):
 
 _WRITER = textwrap.dedent("""
     import sys, time
-    from unmask.store import Journal
+    from unmask.data.store import Journal
     out, n = sys.argv[1], int(sys.argv[2])
     j = Journal(out, fsync_every=1)
     for i in range(n):

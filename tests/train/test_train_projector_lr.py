@@ -8,8 +8,8 @@ import pytest
 
 from unmask.models.adapt import apply_lora, module_group
 from unmask.models.loading import load_model
+from unmask.models.train import TrainConfig, train
 from unmask.models.trainer import _param_groups
-from unmask.train import TrainConfig, train
 
 
 def _cfg(data, model, out, **kw) -> TrainConfig:

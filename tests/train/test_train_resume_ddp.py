@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from unmask.train import TrainConfig, train
+from unmask.models.train import TrainConfig, train
 
 _ARGS = [
     "--precision",

@@ -10,7 +10,7 @@ import pytest
 from unmask.cli import main
 from unmask.errors import UnmaskError
 from unmask.models.loading import load_model
-from unmask.train import TrainConfig, train
+from unmask.models.train import TrainConfig, train
 
 
 def _cfg(data, model, out, **kw) -> TrainConfig:

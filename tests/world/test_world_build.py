@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from unmask.store import sha256_file
+from unmask.data.store import sha256_file
 from unmask.world.build import WorldConfig, _targets, build_world
 
 

@@ -1,7 +1,7 @@
 """Typographic attacks and the loaders of the public safety question sets.
 
 ``unmask attack KIND INPUT -o DIR`` (or :func:`build_benchmark`) turns a question set into a benchmark
-folder: ``DIR/samples.jsonl`` (one :class:`unmask.records.Sample` per request: id, prompt, image path
+folder: ``DIR/samples.jsonl`` (one :class:`unmask.data.records.Sample` per request: id, prompt, image path
 relative to ``DIR`` or null, category, harmful flag, attack kind, the source row's fields),
 ``DIR/images/`` and ``DIR/manifest.json`` (input sha256, kind, parameters, font files and their
 sha256, counts). The built-in kinds are ``figstep``, ``mmsb-typo``, ``mmsb-sd-typo``, ``image``,

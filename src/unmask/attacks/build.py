@@ -23,9 +23,9 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from ..data.records import Sample
+from ..data.store import atomic_path, write_jsonl, write_manifest
 from ..errors import UnmaskError
-from ..records import Sample
-from ..store import atomic_path, write_jsonl, write_manifest
 from .fonts import font_info
 from .png import encode_png, encoder_name
 from .registry import Attack, Question, detect_loader, get_attack, get_loader

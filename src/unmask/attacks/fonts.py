@@ -22,8 +22,8 @@ import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..data.store import sha256_file
 from ..errors import UnmaskError
-from ..store import sha256_file
 
 if TYPE_CHECKING:
     from PIL import ImageFont

@@ -35,7 +35,7 @@ _PICTURE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
 def open_picture(path: str | Path, where: str) -> Image.Image:
     """Decode a user or released picture fully (a truncated file fails here, naming the row)."""
-    from ..images import pil_open
+    from ..data.images import pil_open
 
     try:
         with pil_open(path) as im:  # refuses decompression bombs before decoding

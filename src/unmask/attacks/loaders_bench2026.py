@@ -14,8 +14,8 @@ from typing import Any
 
 import orjson
 
+from ..data.formats import resolve_image
 from ..errors import UnmaskError, where
-from ..formats import resolve_image
 from .loaders_csv import csv_header, ids_unique, need, read_csv
 from .loaders_json import _load_json
 from .registry import Question, loader

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ..data.formats import resolve_image
 from ..errors import UnmaskError, where
-from ..formats import resolve_image
 from .registry import Question, loader
 
 __all__ = ["csv_header", "ids_unique", "need", "read_csv"]

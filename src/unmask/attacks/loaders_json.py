@@ -8,9 +8,9 @@ from typing import Any
 
 import orjson
 
+from ..data.formats import resolve_image
+from ..data.store import read_jsonl
 from ..errors import UnmaskError, where
-from ..formats import resolve_image
-from ..store import read_jsonl
 from .loaders_csv import need
 from .registry import Question, loader
 
@@ -132,7 +132,7 @@ def load_vlguard(path: Path, images: Path | None = None, subset: str | None = No
     """VLGuard test JSON -> its subsets: ``safe_safes`` (safe image, safe instruction: benign),
     ``safe_unsafes`` (safe image, unsafe instruction) and ``unsafes`` (unsafe image). ``subset`` keeps
     the named ones (comma-separated). Ids are ``<id>-<pair>``; the category is the subset."""
-    from ..vlguard import SUBSET_OF, iter_vlguard
+    from ..mix.vlguard import SUBSET_OF, iter_vlguard
 
     path = Path(path)
     known = set(SUBSET_OF.values())

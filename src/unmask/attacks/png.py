@@ -106,7 +106,7 @@ def encode_png(img: Image.Image) -> bytes:
         return pillow_png(img)
     data = _banded_png(img)
     if not _state["checked"]:
-        from ..images import pil_open
+        from ..data.images import pil_open
 
         _state["checked"] = True
         want = img if img.mode == "RGB" else img.convert("RGB")

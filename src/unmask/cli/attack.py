@@ -105,7 +105,7 @@ def attack_cmd(
         return
     if kind is None or input is None or out is None:
         raise UnmaskError("usage: unmask attack KIND INPUT -o DIR (see unmask attack --help; --list for kinds)")
-    from ..outputs import check_output
+    from ..data.outputs import check_output
 
     check_output(out, [input, images, pictures, font], kind="folder")
     if check_ocr:  # a missing engine fails before anything is rendered

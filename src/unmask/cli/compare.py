@@ -22,8 +22,8 @@ def judge_compare_cmd(
     """Agreement, Cohen's kappa and confusion of two judges, overall and per category."""
     import orjson
 
+    from ..data.store import atomic_write_bytes, write_manifest
     from ..metrics.compare import compare_files, format_agreement
-    from ..store import atomic_write_bytes, write_manifest
 
     doc = compare_files(first, second, max_examples=examples)
     typer.echo(format_agreement(doc))

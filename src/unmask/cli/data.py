@@ -42,11 +42,11 @@ def mix(
     """Build a benign-refusal mixture: replace a fraction of replies by a refusal (the paper's method)."""
     from rich.console import Console
 
-    from ..formats import output_format as _mix_out_format
-    from ..mixfile import make_config, run_mix
-    from ..mixout import auto_out_image_root, dataset_info_entry, write_dataset_info
-    from ..outputs import check_output
-    from ..refusals import load_bank
+    from ..data.formats import output_format as _mix_out_format
+    from ..data.outputs import check_output
+    from ..mix.output import auto_out_image_root, dataset_info_entry, write_dataset_info
+    from ..mix.refusals import load_bank
+    from ..mix.run import make_config, run_mix
 
     check_output(out, [*sources, refusals, refusal_source, curated], kind="any")
     kwargs: dict = dict(fraction=fraction, rejections=rejections, keep=keep, seed=seed, all_turns=all_turns,
@@ -98,11 +98,11 @@ def bias(
     from rich.console import Console
     from rich.table import Table
 
-    from ..bias import run_bias
+    from ..data.formats import iter_records
+    from ..data.outputs import check_output
     from ..errors import UnmaskError
-    from ..formats import iter_records
-    from ..outputs import check_output
-    from ..refusals import DEFAULT_REFUSAL, load_bank
+    from ..mix.bias import run_bias
+    from ..mix.refusals import DEFAULT_REFUSAL, load_bank
 
     if out is not None:  # bias.json and the PNGs are written into OUT, beside what is there
         check_output(out, [], kind="folder")
@@ -140,11 +140,11 @@ def convert(
     out_image_root: Optional[Path] = typer.Option(None, "--out-image-root", help="Rewrite image paths relative to this folder (e.g. the output's folder, for LLaMA-Factory's dataset_dir); default: as they are."),
 ) -> None:
     """Convert records between formats (losslessly), validating them on the way."""
+    from ..data.formats import read_records, write_records
+    from ..data.formats_embedded import Extractor
+    from ..data.outputs import check_output
     from ..errors import UnmaskError
-    from ..formats import read_records, write_records
-    from ..formats_embedded import Extractor
-    from ..mixout import Rebase
-    from ..outputs import check_output
+    from ..mix.output import Rebase
 
     check_output(out, [source], kind="any")
 

@@ -50,9 +50,9 @@ def judge_cmd(
                                            help="hf-classifier: allow the model folder's own Python code."),
 ) -> None:
     """Judge model answers: refused, complied, or unjudged (with the reason). Resumable."""
+    from ..data.outputs import check_output
     from ..judges import get_judge
     from ..judges.run import run_judge
-    from ..outputs import check_output
 
     check_output(out, [generations, samples, keywords])
     if cache_dir is not None and cache_dir.exists() and not cache_dir.is_dir():
@@ -129,9 +129,9 @@ def metrics_cmd(
     """ASR (complied / judged, unjudged counted beside it), over-refusal, per category / attack, CIs."""
     import orjson
 
+    from ..data.outputs import check_output
+    from ..data.store import atomic_write_bytes, iter_jsonl, write_manifest
     from ..metrics import FORMAT_VERSION, compare_judges, read_verdicts, utility_metrics
-    from ..outputs import check_output
-    from ..store import atomic_write_bytes, iter_jsonl, write_manifest
 
     check_output(out, verdicts)
     labels = _parse_labels(label)
@@ -176,7 +176,7 @@ def report_cmd(
 ) -> None:
     """One self-contained HTML report (plots inline, samples behind every number, opens offline) plus a
     markdown twin."""
-    from ..outputs import check_output
+    from ..data.outputs import check_output
     from ..report import build_report
 
     if image_budget_mb < 0:

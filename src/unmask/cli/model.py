@@ -147,8 +147,8 @@ def train_cmd(
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
 ) -> None:
     """Fine-tune a VLM (LoRA or full) with prompt-masked batches; runs under accelerate launch / torchrun too."""
-    from ..outputs import check_output
-    from ..train import TrainConfig, train
+    from ..data.outputs import check_output
+    from ..models.train import TrainConfig, train
 
     if out is not None:
         check_output(out, [data, config, image_root], kind="folder")
@@ -304,8 +304,8 @@ def generate_cmd(
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
 ) -> None:
     """Answer every prompt of a benchmark folder: batched, greedy by default, resumable, shardable."""
+    from ..data.outputs import check_output
     from ..generate import GenerateConfig, generate
-    from ..outputs import check_output
 
     cfg = _config(
         GenerateConfig,
@@ -350,8 +350,8 @@ def merge_shards_cmd(
     out: Path = typer.Option(..., "-o", "--out", help="Merged JSONL, in benchmark order."),
 ) -> None:
     """Join the shard outputs of one generation run (checks they cover the benchmark once)."""
+    from ..data.outputs import check_output
     from ..generate import merge_shards
-    from ..outputs import check_output
 
     check_output(out, parts)
     path = merge_shards(list(parts), out)

@@ -53,7 +53,7 @@ def probe_cmd(
     """Fit a harmful-vs-benign direction on text requests per layer; score the typographic twins with it."""
     import torch
 
-    from ..outputs import check_output
+    from ..data.outputs import check_output
     from ..probe import run_probe
 
     check_output(out, [text, typo], kind="folder")

@@ -17,7 +17,7 @@ _RUN_FOLDERS = ("results", "report_assets")
 
 def _check_run_folder(run_dir: Path, experiment: Path, exp: Any) -> None:
     """The run folder's own files must not be the experiment or its inputs (``-o .`` beside experiment.yaml)."""
-    from ..outputs import check_output
+    from ..data.outputs import check_output
 
     inputs = [experiment, *exp.data.sources, exp.data.refusal_source, exp.data.curated,
               *(b.input for b in exp.benches)]

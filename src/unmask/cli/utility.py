@@ -26,10 +26,10 @@ def mmvet_grade_cmd(
     """Grade answers to MM-Vet with its GPT grader prompt (0.0-1.0 per sample; mean overall and per capability)."""
     import orjson
 
+    from ..data.store import atomic_write_bytes, read_jsonl, write_manifest
     from ..judges.http import ChatClient
     from ..judges.llm import default_cache_dir
     from ..metrics.mmvet import grade_mmvet, load_mmvet
-    from ..store import atomic_write_bytes, read_jsonl, write_manifest
 
     if concurrency < 1:
         raise UnmaskError("--concurrency must be >= 1")

@@ -32,7 +32,7 @@ def build(
     Deterministic: with the default seed on the same machine it rebuilds the shipped base bit for bit.
     Takes tens of minutes on 2 CPU cores.
     """
-    from ..store import sha256_file
+    from ..data.store import sha256_file
     from ..world.build import WorldConfig, build_world
     from ..world.model import BASE_DIR
 
@@ -64,8 +64,8 @@ def evaluate(
     benign typographic requests, refusal log-odds; then the method and the curated baseline, over seeds."""
     import orjson
 
+    from ..data.store import atomic_write_bytes
     from ..errors import UnmaskError
-    from ..store import atomic_write_bytes
     from ..world.experiment import table, world_eval
     from ..world.finetune import FinetuneConfig
 
@@ -79,7 +79,7 @@ def evaluate(
     if model is not None and not (model / "config.json").is_file():
         raise UnmaskError(f"{model}: not a model folder (no config.json)")
     if out is not None:
-        from ..outputs import check_output
+        from ..data.outputs import check_output
 
         check_output(out, [model])
     res = world_eval(model, seeds=seed_list, fractions=fractions, curated=not no_curated,
@@ -99,7 +99,7 @@ def pool(
     whole topics and whole runs, the per-run values, and paired differences between the models."""
     import orjson
 
-    from ..store import atomic_write_bytes
+    from ..data.store import atomic_write_bytes
     from ..world.demo import _SUMMARY
     from ..world.summary import pool_runs
 

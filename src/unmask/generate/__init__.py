@@ -1,8 +1,8 @@
 """Run a model over a benchmark folder: batched, resumable, shardable.
 
-``generate(GenerateConfig(...)) -> Path`` reads ``BENCH/samples.jsonl`` (:class:`~unmask.records.Sample`),
+``generate(GenerateConfig(...)) -> Path`` reads ``BENCH/samples.jsonl`` (:class:`~unmask.data.records.Sample`),
 asks a backend (``hf`` default, ``openai``, ``vllm``) for answers ``batch_size`` at a time and appends each
-as a :class:`~unmask.records.Generation` to a journal keyed by sha256 of (sample, settings, model
+as a :class:`~unmask.data.records.Generation` to a journal keyed by sha256 of (sample, settings, model
 fingerprint). Killed and started again it skips what is done: nothing lost, nothing doubled. The output
 JSONL is written atomically, in benchmark order, when every sample has its answer; a manifest goes beside
 it. ``--shard i/n`` takes the i-th contiguous slice; :func:`merge_shards` joins the shard outputs.
@@ -15,10 +15,18 @@ from pathlib import Path
 from typing import Any
 
 from ..console import ticker
+from ..data.images import open_image
+from ..data.records import Generation, Sample
+from ..data.store import (
+    Journal,
+    content_key,
+    read_jsonl,
+    read_manifest,
+    sha256_file,
+    write_jsonl,
+    write_manifest,
+)
 from ..errors import UnmaskError
-from ..images import open_image
-from ..records import Generation, Sample
-from ..store import Journal, content_key, read_jsonl, read_manifest, sha256_file, write_jsonl, write_manifest
 from .config import BACKENDS, GenerateConfig, parse_shard, read_bench, shard_slice
 
 __all__ = ["BACKENDS", "GenerateConfig", "generate", "make_backend", "merge_shards", "read_bench"]

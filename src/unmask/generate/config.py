@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ..data.records import Sample
 from ..errors import UnmaskError, where
-from ..records import Sample
 
 __all__ = ["BACKENDS", "GenerateConfig", "parse_shard", "read_bench", "shard_slice"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..records import Sample
+from ..data.records import Sample
 from .config import GenerateConfig
 
 __all__ = ["HFBackend"]

@@ -16,11 +16,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from ..data.images import is_synthetic, open_image
+from ..data.records import Sample
+from ..data.store import content_key
 from ..errors import UnmaskError
 from ..http import CallFailed, ChatEndpoint, Reply
-from ..images import is_synthetic, open_image
-from ..records import Sample
-from ..store import content_key
 from .config import GenerateConfig
 
 __all__ = ["OpenAIBackend", "image_data_url"]
@@ -30,8 +30,8 @@ _MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": 
 
 def image_data_url(ref: str, root: Path) -> str:
     """The image as a data URL: a real file's own bytes (if a web format), else re-encoded as PNG."""
-    from ..formats import resolve_image
-    from ..images import pil_open
+    from ..data.formats import resolve_image
+    from ..data.images import pil_open
 
     image = open_image(ref, root)  # validates (decodes) the image and the path
     if not is_synthetic(ref):

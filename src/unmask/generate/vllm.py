@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..data.records import Sample
+from ..data.store import content_key
 from ..errors import UnmaskError
-from ..records import Sample
-from ..store import content_key
 from .config import GenerateConfig
 
 __all__ = ["VLLMBackend"]

@@ -1,7 +1,7 @@
 """Judges: decide, for each model answer, whether it ``refused`` or ``complied`` (or is ``unjudged``).
 
 A judge is a class registered by name with ``@judge("name")``; the CLI and recipes pick it by that
-name (``unmask judge --judge keyword``). Every :class:`~unmask.records.Verdict` a judge writes carries
+name (``unmask judge --judge keyword``). Every :class:`~unmask.data.records.Verdict` a judge writes carries
 the judge's ``name`` and ``version`` (the version changes whenever the judge would decide differently:
 another phrase list, prompt template or judge model), so a number can always be traced to its judge.
 
@@ -27,8 +27,8 @@ import importlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
+from ..data.records import Verdict
 from ..errors import UnmaskError
-from ..records import Verdict
 
 __all__ = ["JUDGES", "Judge", "JudgeItem", "get_judge", "judge"]
 

@@ -27,8 +27,8 @@ from typing import Any
 
 import orjson
 
+from ..data.records import Verdict
 from ..errors import UnmaskError
-from ..records import Verdict
 from . import Judge, JudgeItem, judge
 from .guards import FORMATS, GuardFormat
 

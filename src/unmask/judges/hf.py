@@ -16,8 +16,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..data.records import Verdict
 from ..errors import UnmaskError
-from ..records import Verdict
 from . import Judge, JudgeItem, judge
 
 __all__ = ["HFClassifierJudge", "check_model_folder", "parse_guard_output"]

@@ -38,8 +38,8 @@ import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from ..data.records import Verdict
 from ..errors import UnmaskError
-from ..records import Verdict
 from . import Judge, JudgeItem, judge
 
 __all__ = ["BROAD_PHRASES", "NOT_REFUSALS", "PAPER_APOLOGY_PHRASES", "PAPER_REFUSAL_PHRASES", "SHORT_PHRASES",

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Sequence
 
-from ..records import Verdict
+from ..data.records import Verdict
 from . import Judge, JudgeItem, judge
 from .keyword import PAPER_APOLOGY_PHRASES, PAPER_REFUSAL_PHRASES
 

@@ -20,8 +20,8 @@ from typing import Any
 
 import orjson
 
+from ..data.records import Verdict
 from ..errors import UnmaskError
-from ..records import Verdict
 from . import Judge, JudgeItem, judge
 from .http import CallFailed, ChatClient
 from .templates import _SCENARIOS, TEMPLATES

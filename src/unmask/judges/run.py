@@ -13,7 +13,7 @@ read too, told by the first row: the reply is ``continuation``, the request ``pr
 conversation prompt the script built) and the id the row's position from 0. The manifest records
 which input format was read.
 
-Each verdict is journaled (:class:`unmask.store.Journal`) as soon as it is made: killed and started
+Each verdict is journaled (:class:`unmask.data.store.Journal`) as soon as it is made: killed and started
 again, the run judges only what is missing, and the output has every input row exactly once, in
 input order.
 """
@@ -29,10 +29,10 @@ from typing import Any
 import orjson
 
 from ..console import progress_on, ticker
+from ..data.formats_detect import is_array
+from ..data.records import Verdict
+from ..data.store import Journal, content_key, iter_jsonl, read_jsonl, write_manifest
 from ..errors import UnmaskError, short
-from ..formats_detect import is_array
-from ..records import Verdict
-from ..store import Journal, content_key, iter_jsonl, read_jsonl, write_manifest
 from . import Judge
 
 __all__ = ["COPIED_FIELDS", "PAPER_ROWS", "UNMASK_ROWS", "read_generations", "run_judge"]

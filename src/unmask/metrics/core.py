@@ -7,9 +7,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..data.records import VERDICTS
+from ..data.store import iter_jsonl
 from ..errors import UnmaskError, short
-from ..records import VERDICTS
-from ..store import iter_jsonl
 from .stats import agreement, bootstrap_ci, wilson
 
 __all__ = ["FORMAT_VERSION", "compare_judges", "compute_metrics", "judge_label", "read_verdicts"]
@@ -121,7 +121,7 @@ def compute_metrics(verdict_rows: Sequence[dict[str, Any]], labels: dict[str, An
                     bootstrap: int = 1000, seed: int = 0) -> dict[str, Any]:
     """Metrics of one judge's verdicts (see :mod:`unmask.metrics` for the layout).
 
-    Rows are dicts (or :class:`~unmask.records.Verdict` models). Rows labelled ``harmful: false`` are the benign set (over-refusal); every other row (harmful or
+    Rows are dicts (or :class:`~unmask.data.records.Verdict` models). Rows labelled ``harmful: false`` are the benign set (over-refusal); every other row (harmful or
     unlabelled) counts for ASR. Duplicate ids and verdicts of several judges mixed together are errors.
     """
     if not verdict_rows:

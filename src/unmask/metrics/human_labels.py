@@ -26,8 +26,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..data.store import read_json
 from ..errors import UnmaskError
-from ..store import read_json
 from .stats import cohen_kappa
 
 __all__ = ["PUBLISHED_COLUMNS", "judge_agreement", "read_val_set", "read_xstest_completions", "score_labels"]

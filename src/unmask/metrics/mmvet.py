@@ -19,8 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from ..data.store import read_json
 from ..errors import UnmaskError
-from ..store import read_json
 
 __all__ = ["MMVET_PROMPT", "grade_mmvet", "load_mmvet", "mmvet_question", "parse_mmvet_score"]
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import orjson
 
-from ..store import manifest_path
+from ..data.store import manifest_path
 
 __all__ = ["follow_manifests", "manifest_inputs", "metric_sources", "resolve_source"]
 

@@ -168,7 +168,7 @@ def scienceqa_accuracy(rows: Sequence[dict[str, Any]], source: str = "rows") -> 
 def attach_scienceqa_gold(rows: Sequence[dict[str, Any]], problems_path: str | Path) -> list[dict[str, Any]]:
     """Rows with ScienceQA's gold (``answer`` index, ``choices``, ``image``) from its ``problems.json``,
     joined by id (LLaVA's question ids are the problem ids)."""
-    from ..store import read_json
+    from ..data.store import read_json
 
     path = Path(problems_path)
     problems = read_json(path, dict, "ScienceQA's problems.json (an object: id -> problem)")

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..images import open_image
-from ..records import IMAGE, Conversation
+from ..data.images import open_image
+from ..data.records import IMAGE, Conversation
 from .noeos import refusal_turns
 from .registry import Family
 

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..data.records import Conversation
 from ..errors import UnmaskError, where
-from ..records import Conversation
 from .batching import Encoded, Encoder
 
 __all__ = ["DataStats", "EpochSampler", "TrainDataset", "training_data"]
@@ -120,7 +120,7 @@ def training_data(
     no_eos_on_refusal: bool = False,
 ) -> TrainDataset:
     """Read and encode the training records: the one path of ``unmask train`` and ``unmask encode``."""
-    from ..formats import read_records
+    from ..data.formats import read_records
 
     records = read_records(data, fmt=data_format, image_root=image_root)
     root = image_root or (data if Path(data).is_dir() else Path(data).parent)

@@ -53,7 +53,7 @@ def encode_file(
     """Encode every record of ``data`` as ``unmask train`` does and write ``out`` (JSONL, atomically)."""
     import orjson
 
-    from ..store import atomic_path, write_manifest
+    from ..data.store import atomic_path, write_manifest
     from .dataset import training_data
 
     fam, proc = load_processor_only(processor, family, trust_remote_code)

@@ -50,7 +50,7 @@ def show_batch(
     from rich.console import Console
     from rich.text import Text
 
-    from ..formats import iter_records
+    from ..data.formats import iter_records
     from .batching import Encoder
     from .loading import load_model
 

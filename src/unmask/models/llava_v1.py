@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..records import IMAGE, Conversation
+from ..data.records import IMAGE, Conversation
 
 __all__ = ["VICUNA_V1_SYSTEM", "LlavaV1Encoded", "SentencePieceView", "encode_llava_v1", "vicuna_v1_prompt"]
 

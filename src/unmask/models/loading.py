@@ -91,7 +91,7 @@ def fingerprint(spec: str, model: Any, adapter: str | None = None) -> str:
     if adapter:
         import json
 
-        from ..store import sha256_file
+        from ..data.store import sha256_file
 
         # The weights and the LoRA settings only: the folder's train_log / manifest carry timings and
         # dates, which would give a retrained identical adapter (or a resumed run) another fingerprint.

@@ -9,8 +9,8 @@ by that sentence (with or without its final period), by unmask's own default ref
 
 from __future__ import annotations
 
-from ..records import Conversation
-from ..refusals import DEFAULT_REFUSAL, PAPER_REFUSAL
+from ..data.records import Conversation
+from ..mix.refusals import DEFAULT_REFUSAL, PAPER_REFUSAL
 
 __all__ = ["REFUSAL_SENTENCES", "contains_refusal", "refusal_turns"]
 

@@ -1,4 +1,4 @@
-"""The training loop behind :func:`unmask.train.train` (accelerate; one or several processes)."""
+"""The training loop behind :func:`unmask.models.train.train` (accelerate; one or several processes)."""
 
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ def _to_device(batch: dict[str, Any], device: Any, dtype: Any) -> dict[str, Any]
 def _trim_log(log: Path, step: int) -> None:
     if not log.exists():
         return
-    from ..store import atomic_write_bytes
+    from ..data.store import atomic_write_bytes
 
     keep = [ln for ln in log.read_bytes().splitlines() if ln.strip() and _log_step(ln) <= step]
     atomic_write_bytes(log, b"".join(ln + b"\n" for ln in keep))  # a kill mid-rewrite must not lose the log
@@ -126,12 +126,12 @@ def run_training(cfg: Any) -> Path:
     from torch.utils.data import DataLoader
     from transformers import get_scheduler
 
-    from ..store import atomic_write_bytes, write_manifest
-    from ..train import _check_resume_config, _prepare_folders, steps_plan
+    from ..data.store import atomic_write_bytes, write_manifest
     from .batching import collate
     from .checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint, trainable_state_hook
     from .dataset import EpochSampler, training_data
     from .loading import load_model
+    from .train import _check_resume_config, _prepare_folders, steps_plan
 
     # transformers' own deprecation notice, raised from inside peft/accelerate: not the user's concern.
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)

@@ -189,7 +189,7 @@ def _check_mix(exp: Experiment, br: Branch) -> None:
     """Validate a branch's mix as ``unmask mix`` would, naming the YAML key (not the CLI flag) that is wrong."""
     if br.mix is None:
         return
-    from ..mix import MixConfig
+    from ..mix.method import MixConfig
 
     spec = br.mix.model_dump(exclude={"refusals", "refusal", "curated", "use_refusal_source"})
     if br.mix.refusal is not None:

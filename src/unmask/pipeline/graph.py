@@ -22,8 +22,8 @@ from typing import Any
 import orjson
 
 from ..console import follow_parent, set_stage
+from ..data.store import atomic_write_bytes, content_key, sha256_file
 from ..errors import UnmaskError
-from ..store import atomic_write_bytes, content_key, sha256_file
 
 __all__ = ["STAGES", "FileHasher", "Plan", "Stage", "run_plan", "stage", "stage_dirs", "stage_threads"]
 

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 import yaml
 
-from ..store import atomic_path, atomic_write_bytes
+from ..data.store import atomic_path, atomic_write_bytes
 from .config import Experiment
 from .graph import FileHasher, run_plan, stage_dirs
 from .stages import PlannedRun, build_plan

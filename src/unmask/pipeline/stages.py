@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 import yaml
 
+from ..data.store import atomic_write_bytes
 from ..errors import UnmaskError
-from ..store import atomic_write_bytes
 from .config import Branch, Experiment, expand_branches
 from .graph import Plan, Stage, stage
 
@@ -74,7 +74,7 @@ def validate_plan(exp: Experiment) -> list[Branch]:
     (so ``--dry-run`` catches it): the model path, every bench's kind, loader and options, every branch's
     mix and train settings, the generate settings and the judges. Errors name the YAML key. Returns the
     branches."""
-    from ..train import TrainConfig
+    from ..models.train import TrainConfig
 
     _validate_inputs(exp)
     branches = expand_branches(exp)
@@ -264,8 +264,8 @@ def _world_data(st: Stage, out: Path, deps: dict[str, Path], ctx: Any) -> None:
 
 @stage("mix")
 def _mix(st: Stage, out: Path, deps: dict[str, Path], ctx: Any) -> None:
-    from ..mixfile import make_config, run_mix
-    from ..refusals import load_bank
+    from ..mix.refusals import load_bank
+    from ..mix.run import make_config, run_mix
 
     spec = dict(st.params["mix"])
     refusals = _resolve(st.params["refusals"], st, deps)
@@ -288,7 +288,7 @@ def _mix(st: Stage, out: Path, deps: dict[str, Path], ctx: Any) -> None:
 
 @stage("train")
 def _train(st: Stage, out: Path, deps: dict[str, Path], ctx: Any) -> None:
-    from ..train import TrainConfig, train
+    from ..models.train import TrainConfig, train
 
     model_dir = out / "model"
     if model_dir.exists():  # finished, but killed before the stage was marked done

@@ -25,8 +25,8 @@ def run_probe(out: str | Path, *, model: str = "tiny", adapters: list[tuple[str,
     ``OUT/probe_auroc.png`` and ``OUT/manifest.json`` (the folder appears complete or not at all)."""
     import orjson
 
+    from ..data.store import atomic_path, write_manifest
     from ..models.loading import load_model
-    from ..store import atomic_path, write_manifest
     from .linear import FITTERS
     from .run import INTERVALS, plot_auroc, summarise_model
     from .sources import bench_builder, bench_requests, world_builder, world_requests

@@ -103,7 +103,7 @@ def plot_auroc(doc: dict[str, Any], path: Any) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..store import atomic_path
+    from ..data.store import atomic_path
 
     models = list(doc["models"])
     fig, axes = plt.subplots(1, len(models), figsize=(3.6 * len(models) + 0.6, 3.3), sharey=True, squeeze=False)

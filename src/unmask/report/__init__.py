@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..data.store import atomic_path, atomic_write_bytes
 from ..errors import UnmaskError
-from ..store import atomic_path, atomic_write_bytes
 from .collect import Entry, Runs, collect
 from .plots import plot_asr_vs_fraction, plot_before_after, plot_category_bars, plot_tradeoff
 from .render import render_html, render_markdown

@@ -27,9 +27,9 @@ from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
-from ..images import SCHEME
+from ..data.images import SCHEME
+from ..data.store import iter_jsonl
 from ..metrics.sources import follow_manifests, manifest_inputs, resolve_source
-from ..store import iter_jsonl
 from .collect import Entry
 
 __all__ = ["SampleSet", "gather_samples", "group_keys", "thumbnail"]
@@ -180,10 +180,10 @@ def _entry_rows(entry: Entry, index: int, max_chars: int, roots: _Roots) -> tupl
 
 def thumbnail(path: str | Path, size: int = THUMB) -> bytes | None:
     """A JPEG thumbnail of ``path`` (longest side ``size``; a synthetic ``unmask://`` reference is drawn), or
-    None when it cannot be read as a raster image (opened through :func:`unmask.images.pil_open` only)."""
+    None when it cannot be read as a raster image (opened through :func:`unmask.data.images.pil_open` only)."""
     from PIL import Image
 
-    from ..images import is_synthetic, open_image, pil_open
+    from ..data.images import is_synthetic, open_image, pil_open
 
     try:
         if is_synthetic(str(path)):

@@ -171,7 +171,7 @@ def build_world(out: str | Path, seed: int = 0, cfg: WorldConfig | None = None,
     ``cache``: a folder for the stage checkpoints (stage1, stage2a) so that variants of later stages reuse
     earlier ones; each is keyed by the config of the stages it contains.
     """
-    from ..store import atomic_path
+    from ..data.store import atomic_path
 
     cfg = cfg or WorldConfig()
     deterministic(cfg.threads)
@@ -222,6 +222,6 @@ def _data_fingerprint() -> str:
 def _cache_dir(cache: str | Path | None, name: str, seed: int, params: dict) -> Path | None:
     if cache is None:
         return None
-    from ..store import content_key
+    from ..data.store import content_key
 
     return Path(cache) / f"{name}-s{seed}-{content_key(params)[:10]}"

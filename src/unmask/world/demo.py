@@ -22,9 +22,9 @@ from typing import Any
 
 import orjson
 
+from ..data.store import atomic_write_bytes
 from ..pipeline.config import Experiment
 from ..pipeline.run import run_experiment
-from ..store import atomic_write_bytes
 
 __all__ = ["DEMO_FRACTION", "SWEEP_FRACTIONS", "demo_experiment", "run_demo"]
 
@@ -136,7 +136,7 @@ def _adapter_dir(run_dir: Path, model: str) -> str:
 def _add_statistics(summary: dict[str, Any], run_dir: Path, seed: int) -> None:
     """Beside each rate: its topic-resampled interval and the shares of clean and off-track replies; then the
     paired differences between models. Writes every request's outcome to ``world_items.jsonl``."""
-    from ..store import write_jsonl
+    from ..data.store import write_jsonl
     from .summary import INTERVALS, differences, item_outcomes, pairs_for, rate_extras
 
     models = list(summary["models"])

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import orjson
 
-from ..store import atomic_path
+from ..data.store import atomic_path
 from . import vocab as V
 from .data import Example, eval_sets, harmless, mm_example, typo_example
 from .font import render

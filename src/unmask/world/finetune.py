@@ -1,6 +1,6 @@
 """The method's fine-tune on the world (a fresh LoRA on the language model, merged afterwards).
 
-A small loop of the world's own: ``unmask.train`` is the general trainer for real VLMs; this one feeds
+A small loop of the world's own: ``unmask.models.train`` is the general trainer for real VLMs; this one feeds
 :class:`~unmask.world.data.Example` lists straight to the model, which keeps ``unmask world eval`` fast.
 """
 

@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 import orjson
 
+from ..data.store import read_jsonl
 from ..errors import UnmaskError
 from ..metrics.stats import CLUSTER_BOOTSTRAP, cluster_bootstrap_ci, wilson
-from ..store import read_jsonl
 from . import vocab as V
 from .export import question_sets
 

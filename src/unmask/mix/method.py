@@ -26,7 +26,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .records import IMAGE, Conversation, Turn
+from ..data.records import IMAGE, Conversation, Turn
 from .refusals import DEFAULT_REFUSAL
 
 __all__ = ["MixConfig", "MixItem", "apply_plan", "make_refusal", "pick_curated", "plan_arrays", "plan_mix", "refusal_parts", "refuse_item",

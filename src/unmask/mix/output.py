@@ -16,9 +16,9 @@ from pathlib import Path
 
 import orjson
 
-from .errors import UnmaskError
-from .formats import is_synthetic
-from .records import Conversation
+from ..data.formats import is_synthetic
+from ..data.records import Conversation
+from ..errors import UnmaskError
 
 __all__ = ["Rebase", "auto_out_image_root", "dataset_info_entry", "write_dataset_info"]
 
@@ -105,7 +105,7 @@ def dataset_info_entry(file_name: str, fmt: str) -> dict:
 def write_dataset_info(out: Path, name: str, fmt: str) -> Path:
     """Add (or replace) the entry ``name`` for ``out`` in ``dataset_info.json`` beside it, keeping every
     other entry and their order; written atomically. Returns the file's path."""
-    from .store import atomic_write_bytes
+    from ..data.store import atomic_write_bytes
 
     if not name or not name.strip():
         raise UnmaskError("mix: --llamafactory needs a dataset name")

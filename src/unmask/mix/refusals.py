@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import UnmaskError
+from ..errors import UnmaskError
 
 __all__ = ["DEFAULT_REFUSAL", "PAPER_REFUSAL", "load_bank", "looks_like_refusal"]
 
@@ -27,7 +27,7 @@ def looks_like_refusal(text: str, bank: list[str] | None = None) -> bool:
     Uses the keyword judge's phrase list (:func:`unmask.judges.keyword.find_refusal`) on the reply's
     opening only: a long helpful answer that says "I cannot stress enough" deep inside is not a refusal.
     """
-    from .judges.keyword import find_refusal
+    from ..judges.keyword import find_refusal
 
     stripped = text.strip()
     if bank and stripped in bank:

@@ -1,4 +1,4 @@
-"""Which format a records file is in, told from its first bytes (see :mod:`unmask.formats`)."""
+"""Which format a records file is in, told from its first bytes (see :mod:`unmask.data.formats`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from .errors import UnmaskError
+from ..errors import UnmaskError
 
 __all__ = ["detect_format", "is_array"]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .jsonscan_chars import CLS, DELTA, FOLLOW, JUNK, NONE, SCALAR
+from .chars import CLS, DELTA, FOLLOW, JUNK, NONE, SCALAR
 
 __all__ = ["Gaps", "analyse", "gather"]
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
-from .errors import UnmaskError
+from ..errors import UnmaskError
 
 __all__ = ["check_output", "same_file"]
 

@@ -1,6 +1,6 @@
 """``unmask mix`` end to end: read the sources, plan, write the mixture atomically, write its manifest.
 
-Large LLaVA JSON inputs take a fast path (:mod:`unmask.jsonscan`): the file is scanned for record
+Large LLaVA JSON inputs take a fast path (:mod:`unmask.mix.fastscan.scan`): the file is scanned for record
 boundaries without being parsed, untouched records are copied byte for byte, and only the records that
 become refusals are parsed and re-serialised.
 """
@@ -15,9 +15,8 @@ from pathlib import Path
 import orjson
 from pydantic import ValidationError
 
-from .errors import UnmaskError, where
-from .formats import _check_image_file as check_image_file  # exists and decodes, ValueError otherwise
-from .formats import (
+from ..data.formats import _check_image_file as check_image_file  # exists and decodes, ValueError otherwise
+from ..data.formats import (
     check_image_markers,
     detect_format,
     is_synthetic,
@@ -26,10 +25,11 @@ from .formats import (
     to_llava,
     write_records,
 )
-from .mix import MixConfig, MixItem, apply_plan, pick_curated, plan_arrays, plan_mix, refusal_parts
-from .mixout import Rebase
-from .records import IMAGE, Conversation
-from .store import atomic_path, sha256_file, write_manifest
+from ..data.records import IMAGE, Conversation
+from ..data.store import atomic_path, sha256_file, write_manifest
+from ..errors import UnmaskError, where
+from .method import MixConfig, MixItem, apply_plan, pick_curated, plan_arrays, plan_mix, refusal_parts
+from .output import Rebase
 from .vlguard import curated_records
 
 __all__ = ["MixResult", "make_config", "run_mix"]
@@ -76,7 +76,7 @@ def _fast_path_ok(cfg: MixConfig, sources: Sequence[Path], out: Path, fmt: str |
     if (out_fmt or ("llava" if out.suffix == ".json" else None)) != "llava":
         return False
     try:
-        from . import jsonscan  # noqa: F401
+        from .fastscan import scan  # noqa: F401
     except ImportError:
         return False
     return True
@@ -119,7 +119,7 @@ def _fast_mix(src: Path, out: Path, cfg: MixConfig, image_root: Path | None,
     (against the image root) for the records that are rewritten; the others are copied unchanged."""
     import numpy as np
 
-    from .jsonscan import scan_llava
+    from .fastscan.scan import scan_llava
 
     root = image_root if image_root is not None else src.parent
     check_path = _PathChecker(root)
@@ -246,7 +246,7 @@ def run_mix(sources: Sequence[str | Path], out: str | Path, cfg: MixConfig, *, f
     """Build the mixture ``out`` (and ``out``'s manifest). Returns the counts.
 
     ``out_image_root``: the folder the output's image paths are made relative to (see
-    :mod:`unmask.mixout`); None keeps them relative to the image root. Rewriting parses every record
+    :mod:`unmask.mix.output`); None keeps them relative to the image root. Rewriting parses every record
     (on the fast path too: untouched records are then re-serialised instead of copied), unless the
     folder is the image root itself (nothing changes, byte for byte).
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import orjson
 
-from .records import Conversation
+from ..data.records import Conversation
+from ..data.store import atomic_path, atomic_write_bytes
 from .refusals import DEFAULT_REFUSAL, looks_like_refusal
-from .store import atomic_path, atomic_write_bytes
 
 __all__ = ["dataset_stats", "plot_bias", "run_bias"]
 

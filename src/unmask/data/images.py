@@ -1,6 +1,6 @@
 """Open the images that records and benchmark samples refer to.
 
-A reference is either a path (resolved under an image root with :func:`unmask.formats.resolve_image`,
+A reference is either a path (resolved under an image root with :func:`unmask.data.formats.resolve_image`,
 so it cannot escape it) or a synthetic reference that the mix ablations write instead of a real file:
 
 - ``unmask://blank?size=N``            a white N x N image (default 336)
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import parse_qs, urlparse
 
-from .errors import UnmaskError
+from ..errors import UnmaskError
 
 if TYPE_CHECKING:
     from PIL import Image

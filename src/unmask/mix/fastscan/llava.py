@@ -1,8 +1,8 @@
-"""LLaVA record checks for ``unmask.jsonscan``, vectorised over every record of a window.
+"""LLaVA record checks for ``unmask.mix.fastscan.scan``, vectorised over every record of a window.
 
 The vectorised pass reads keys and roles by their raw bytes, so it only *suspects* a record (a key or
 role written with escapes such as ``"gp\\u0074"`` looks wrong to it). Each suspect record is then
-parsed with orjson and checked exactly, in the words of ``unmask.formats``; the first one that really
+parsed with orjson and checked exactly, in the words of ``unmask.data.formats``; the first one that really
 fails is the error. Clean files never take the slow path.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import orjson
 
-from .jsonscan_chars import COLON, COMMA, LBRACK
-from .jsonscan_core import Bad, Window
+from .chars import COLON, COMMA, LBRACK
+from .window import Bad, Window
 
 __all__ = ["check_llava", "check_llava_row"]
 

@@ -20,8 +20,8 @@ from typing import Any
 
 import orjson
 
-from . import __version__
-from .errors import UnmaskError
+from .. import __version__
+from ..errors import UnmaskError
 
 __all__ = [
     "Journal",

@@ -26,10 +26,10 @@ from typing import BinaryIO
 import numpy as np
 import orjson
 
-from .errors import UnmaskError, where
-from .jsonscan_chars import WS
-from .jsonscan_core import Bad, scan_window
-from .jsonscan_llava import check_llava
+from ...errors import UnmaskError, where
+from .chars import WS
+from .llava import check_llava
+from .window import Bad, scan_window
 
 __all__ = ["ScanResult", "scan_json_array", "scan_llava"]
 

@@ -1,4 +1,4 @@
-"""Writing records (:func:`write_records`; re-exported by :mod:`unmask.formats`)."""
+"""Writing records (:func:`write_records`; re-exported by :mod:`unmask.data.formats`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from .errors import UnmaskError
+from ..errors import UnmaskError
 from .records import Conversation
 
 __all__ = ["output_format", "write_records"]
@@ -32,7 +32,7 @@ def write_records(records: Iterable[Conversation], path: str | Path, fmt: str | 
                   image_root: str | Path | None = None) -> str:
     """Write records atomically (temporary file, then rename). Returns the format used: ``llava`` and
     ``messages`` write one JSON list (``messages`` to a ``.jsonl`` path writes lines), the ``-jsonl``
-    names one record per line; ``trl`` (output only, :mod:`unmask.formats_trl`) writes TRL's layout with
+    names one record per line; ``trl`` (output only, :mod:`unmask.data.formats_trl`) writes TRL's layout with
     image paths made absolute under ``image_root``, as JSONL to a ``.jsonl`` path, else a JSON list."""
     from .formats import _HF_ONE_IMAGE, FORMATS, to_llava, to_messages
     from .store import atomic_path

@@ -1,4 +1,4 @@
-"""Vectorised analysis of one window of a JSON array (the engine behind ``unmask.jsonscan``).
+"""Vectorised analysis of one window of a JSON array (the engine behind ``unmask.mix.fastscan.scan``).
 
 A window always starts where the scanner's state is known: just after the top-level ``[`` or just after
 a record's closing ``}``. So it starts outside any string, at depth 1, and no backslash run crosses its
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .jsonscan_chars import (
+from .chars import (
     AROUND_STRING,
     BACKSLASH,
     CLS,
@@ -34,7 +34,7 @@ from .jsonscan_chars import (
     START,
     WS,
 )
-from .jsonscan_gaps import analyse
+from .gaps import analyse
 
 __all__ = ["Bad", "Window", "scan_window"]
 

@@ -23,9 +23,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .errors import UnmaskError, where
-from .records import IMAGE, Conversation, Turn
-from .store import read_json
+from ..data.records import IMAGE, Conversation, Turn
+from ..data.store import read_json
+from ..errors import UnmaskError, where
 
 __all__ = ["VLGuardPair", "curated_records", "iter_vlguard", "vlguard_conversations", "vlguard_llava_format"]
 
@@ -124,7 +124,7 @@ def vlguard_conversations(path: str | Path, data: list[Any] | None = None,
 
 
 def _llava_records(path: Path, data: list[Any], warnings: list[str]) -> list[Conversation]:
-    from .formats import conversation_from_row
+    from ..data.formats import conversation_from_row
 
     ids = _unique_ids(path, data, warnings)
     out = []

@@ -1,4 +1,4 @@
-"""Converters between the outside world's formats and :class:`~unmask.records.Conversation`.
+"""Converters between the outside world's formats and :class:`~unmask.data.records.Conversation`.
 
 Formats (picked from the file; ``fmt`` overrides):
 
@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from .errors import UnmaskError, short, where
+from ..errors import UnmaskError, short, where
 from .formats_detect import detect_format, is_array
 from .records import IMAGE, Conversation, Turn
 
@@ -64,7 +64,7 @@ def is_synthetic(image: str) -> bool:
 def resolve_image(image: str, root: Path) -> Path:
     """Resolve a record's image path under ``root``; a path that escapes it (``..``, absolute, symlink)
     is an error. Returns the resolved path (it need not exist). Synthetic refs are not resolved here
-    (``unmask.images.open_image`` makes them)."""
+    (``unmask.data.images.open_image`` makes them)."""
     root_real = Path(os.path.realpath(root))
     candidate = Path(image) if os.path.isabs(image) else root_real / image
     real = Path(os.path.realpath(candidate))
@@ -330,7 +330,7 @@ def _iter_rows(path: Path, fmt: str) -> Iterator[tuple[int, Any, int | None]]:
                 raise UnmaskError(f"{path}: a DatasetDict with splits {list(ds)}; point at one split's folder")
             ds = next(iter(ds.values()))
         # Raw Arrow rows: an Image column stays {bytes, path}; decoding it here would let PIL pick any
-        # format by content (EPS runs Ghostscript). unmask.images.pil_open is the only image decoder.
+        # format by content (EPS runs Ghostscript). unmask.data.images.pil_open is the only image decoder.
         rows = (r for batch in ds.with_format("arrow").iter(batch_size=1000) for r in batch.to_pylist())
         for i, row in enumerate(rows):
             # Arrow gives every row every column; a missing value comes back as None.
@@ -354,7 +354,7 @@ def iter_records(path: str | Path, fmt: str | None = None, image_root: str | Pat
                  check_images: bool = False, source: str | None = None,
                  extract: Any = None) -> Iterator[Conversation]:
     """Read records from ``path``, validating each; errors name the file and the record. ``extract``: an
-    :class:`unmask.formats_embedded.Extractor` for a saved dataset's embedded images (without one they
+    :class:`unmask.data.formats_embedded.Extractor` for a saved dataset's embedded images (without one they
     are an error); the paths it returns are relative to the output's folder and are not re-resolved."""
     path = Path(path)
     fmt = fmt or detect_format(path)

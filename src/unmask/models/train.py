@@ -24,7 +24,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .errors import UnmaskError
+from ..errors import UnmaskError
 
 __all__ = ["TrainConfig", "train"]
 
@@ -90,7 +90,7 @@ def _folders(cfg: TrainConfig) -> tuple[Path, Path]:
 
 
 def _prepare_folders(cfg: TrainConfig, accelerator: object) -> tuple[Path, Path]:
-    from .models.checkpoints import latest_checkpoint
+    from .checkpoints import latest_checkpoint
 
     out, partial = _folders(cfg)
     main = getattr(accelerator, "is_main_process", True)
@@ -125,7 +125,7 @@ def _check_resume_config(cfg: TrainConfig, partial: Path) -> None:
 
 def train(cfg: TrainConfig) -> Path:
     """Run the training described by ``cfg`` and return the output folder."""
-    from .models.trainer import run_training
+    from .trainer import run_training
 
     return run_training(cfg)
 

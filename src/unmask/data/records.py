@@ -1,6 +1,6 @@
 """The records that flow through the pipeline.
 
-Every input format is converted once, at the edge (``unmask.formats``), into :class:`Conversation`.
+Every input format is converted once, at the edge (``unmask.data.formats``), into :class:`Conversation`.
 Benchmarks are folders of :class:`Sample`; ``generate`` writes :class:`Generation`; ``judge`` writes
 :class:`Verdict`. Images are stored as paths; inside text an image is always the marker ``<image>``
 (each model family maps it to its own placeholder).
