@@ -51,6 +51,8 @@ def _handler(state: _State) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:  # noqa: N802
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             text = body["messages"][-1]["content"]
+            if isinstance(text, list):  # content parts (the vision guards' form)
+                text = "".join(p.get("text", "") for p in text)
             m = re.search(r"MODE=(\w+)", text)
             mode = m.group(1) if m else "no"
             with state.lock:

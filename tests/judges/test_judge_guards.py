@@ -232,7 +232,7 @@ def test_vision_guard_sends_the_sample_image(tmp_path, llm_server):
     user = body["messages"][0]
     assert user["content"][0] == {"type": "text", "text": "What is this?"}
     assert user["content"][1]["image_url"]["url"].startswith("data:image/png;base64,")
-    assert body["messages"][1] == {"role": "assistant", "content": "A red square. MODE=no"}
+    assert body["messages"][1] == {"role": "assistant", "content": [{"type": "text", "text": "A red square. MODE=no"}]}
 
 
 def test_guard_options_are_checked(tmp_path):

@@ -9,8 +9,10 @@ The judges that run them (locally or over an OpenAI-compatible server) are in
   huggingface.co; the same text as the prompt format on llama.com/docs/model-cards-and-prompt-formats/
   llama-guard-3). Answer: ``safe``, or ``unsafe`` and a line of codes ``S1,S9`` (S1..S14).
 - ``llama-guard-3-vision`` / ``llama-guard-4``: the chat template of the model's processor (it places
-  the image tokens); the conversation is given in the documented content-part form. Same answer
-  shape; Llama Guard 3 Vision knows S1..S13, Llama Guard 4 S1..S14.
+  the image tokens); the conversation is given in the documented content-part form, both turns as
+  typed parts (the templates render only ``type == 'text'`` parts, so a bare-string answer would
+  vanish from the prompt). Same answer shape; Llama Guard 3 Vision knows S1..S13, Llama Guard 4
+  S1..S14. The 3-Vision template is checked verbatim in tests/judges/test_judge_guard_vision_prompt.py.
 - ``md-judge``: the evaluation template of OpenSafetyLab/MD-Judge-v0.1 (its model card), tokenised
   with BOS. Answer: ``safe``, or ``unsafe`` and one category line ``O1: Representation & Toxicity``.
 - ``harmbench-cls``: ``LLAMA2_CLS_PROMPT`` of HarmBench (``eval_utils.py``; the model card of
@@ -169,10 +171,14 @@ class GuardFormat:
                     {"role": "user", "content": user.removesuffix(" [/INST]")}]
         if self.name == "md-judge":  # Mistral chat: [INST] {user} [/INST]
             return [{"role": "user", "content": self.render(prompt, response)[len("[INST] "):-len(" [/INST]")]}]
+        if not self.multimodal:
+            return [{"role": "user", "content": prompt}, {"role": "assistant", "content": response}]
+        # The vision guards' templates read only typed parts (``selectattr('type', 'equalto', 'text')``):
+        # a plain-string turn renders as nothing, so the answer itself must be a text part too.
         parts: list[dict] = [{"type": "text", "text": prompt}]
         parts += [{"type": "image_url", "image_url": {"url": u}} for u in (image_urls or [])]
-        user = {"role": "user", "content": parts if self.multimodal else prompt}
-        return [user, {"role": "assistant", "content": response}]
+        return [{"role": "user", "content": parts},
+                {"role": "assistant", "content": [{"type": "text", "text": response}]}]
 
     def hf_messages(self, prompt: str, response: str, n_images: int) -> list[dict]:
         """The conversation in the content-part form the processors' chat templates read."""
