@@ -22,6 +22,7 @@ from typing import Any
 from .. import __version__
 from ..data.store import atomic_path, atomic_write_bytes
 from ..errors import UnmaskError
+from .agreement import cross_file_agreement
 from .collect import Entry, Runs, collect
 from .plots import plot_asr_vs_fraction, plot_before_after, plot_category_bars, plot_tradeoff
 from .render import render_html, render_markdown
@@ -72,7 +73,7 @@ def build_report(run_dirs: list[str | Path], out: str | Path, title: str = "unma
     plots, notes = _plots(runs)
     found = gather_samples(runs.entries, [Path(d) for d in run_dirs], image_budget=image_budget) if samples else None
     linked = {i for i, f in enumerate(found.files) if f["found"]} if found else set()
-    tabs = tables(runs, linked)
+    tabs = tables(runs, linked, cross_file_agreement(runs.entries, [Path(d) for d in run_dirs]))
     # Plots go right after the summary and overview tables, before the long per-category / attack ones.
     n_summary = sum(1 for t, _, _ in tabs if t.startswith("Summary ("))
     meta = {"runs": [str(d) for d in run_dirs], "n_metrics": len(runs.entries), "version": __version__,

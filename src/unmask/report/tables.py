@@ -60,13 +60,15 @@ class _Links:
         return Cell(text, sample_link(file, **filters)) if file in self.linked else text
 
 
-def tables(runs: Runs, linked: set[int] | None = None) -> list[Table]:
+def tables(runs: Runs, linked: set[int] | None = None,
+           cross: list[tuple[str, dict[str, Any]]] | None = None) -> list[Table]:
+    """``cross``: agreement of judges stored in separate metrics files (:mod:`unmask.report.agreement`)."""
     links = _Links(linked or set())
     out: list[Table] = []
     for name, doc in runs.summaries:
         out += _summary_tables(name, doc, runs.entries, links)
     out.append(_overview(runs, links))
-    agree = _agreement(runs)
+    agree = _agreement(runs, cross or [])
     if agree[2]:
         out.append(agree)
     for field, title in (("category", "By category"), ("attack", "By attack")):
@@ -99,22 +101,27 @@ def _overview(runs: Runs, links: _Links) -> Table:
     return "Overview (one row per metrics.json)", head, rows
 
 
-def _agreement(runs: Runs) -> Table:
+def _agreement(runs: Runs, cross: list[tuple[str, dict[str, Any]]]) -> Table:
     """Judges side by side on the same answers (``metrics.json``'s ``agreement``, written when ``unmask metrics``
-    is given the verdicts of several judges): how often they agree, Cohen's kappa, and the two ways they
-    disagree, so no number of one judge is read without the other's."""
+    is given the verdicts of several judges, and ``cross``: two metrics files whose judges judged the same
+    generations, as ``unmask run`` writes one per judge): how often they agree, Cohen's kappa, and the two
+    ways they disagree, so no number of one judge is read without the other's."""
     head = ["metrics", "judges", "both judged", "agreement", "kappa", "A refused / B complied",
             "A complied / B refused", "unjudged by either"]
     rows = []
-    for e in runs.entries:
-        for a in e.doc.get("agreement") or []:
-            conf = a.get("confusion") or {}
-            unj = sum(v for x, row in conf.items() for y, v in row.items() if "unjudged" in (x, y))
-            pa, k = a.get("percent_agreement"), a.get("kappa")
-            rows.append([e.name, " vs ".join(map(str, a.get("judges", []))), str(a.get("n_both_judged", 0)),
-                         "n/a" if pa is None else f"{pa:.3f}", "n/a" if k is None else f"{k:.3f}",
-                         str(conf.get("refused", {}).get("complied", 0)),
-                         str(conf.get("complied", {}).get("refused", 0)), str(unj)])
+    docs = [(e.name, a) for e in runs.entries for a in e.doc.get("agreement") or []] + list(cross)
+    for name, a in docs:
+        judges = " vs ".join(map(str, a.get("judges", [])))
+        if a.get("error"):
+            rows.append([name, judges, "-", f"not compared: {a['error']}", "-", "-", "-", "-"])
+            continue
+        conf = a.get("confusion") or {}
+        unj = sum(v for x, row in conf.items() for y, v in row.items() if "unjudged" in (x, y))
+        pa, k = a.get("percent_agreement"), a.get("kappa")
+        rows.append([name, judges, str(a.get("n_both_judged", 0)),
+                     "n/a" if pa is None else f"{pa:.3f}", "n/a" if k is None else f"{k:.3f}",
+                     str(conf.get("refused", {}).get("complied", 0)),
+                     str(conf.get("complied", {}).get("refused", 0)), str(unj)])
     return "Judge agreement (the same answers, two judges)", head, rows
 
 
