@@ -1,11 +1,12 @@
 """Llama Guard 3 Vision: the conversation unmask sends renders the documented prompt.
 
-Oracle: the model's own ``chat_template`` (official/llama_guard_3_11b_vision_chat_template.jinja, from
-https://huggingface.co/meta-llama/Llama-Guard-3-11B-Vision chat_template.json), rendered by transformers'
-renderer, and the documented prompt layout of
-https://www.llama.com/docs/model-cards-and-prompt-formats/llama-guard-3/ (``<|image|>`` before "Task",
-User / Agent turns, S1..S13) written out below. Llama Guard 4's template was not reachable verbatim; the
-same content-part form is what its processor reads (see the README's judge section).
+Oracle: the model's own ``chat_template`` (official/llama_guard_3_11b_vision_chat_template.jinja, verbatim
+from https://huggingface.co/meta-llama/Llama-Guard-3-11B-Vision chat_template.json; provenance in
+official/README.md), rendered by transformers' renderer. ``DOCUMENTED`` is that prompt for one
+conversation, written out by hand in the layout https://www.llama.com/docs/model-cards-and-prompt-formats/
+llama-guard-3/ describes (``<|image|>`` before "Task", User / Agent turns, S1..S13), so a change of either
+the template file or unmask's conversation shows. Llama Guard 4's template was not reachable verbatim;
+the same content-part form is what its processor reads (see the README's judge section).
 """
 
 from __future__ import annotations
