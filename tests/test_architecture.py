@@ -60,7 +60,10 @@ KNOWN: tuple[tuple[str, str, str], ...] = (
     ("unmask.probe.sources", "unmask.world.data", "worldplug"),
     # one Registry type with lazy built-ins (registry): the family registry imports the module that fills it
     ("unmask.models.registry", "unmask.models.builtin", "registry"),
-    # formats.py is being split (fastpath): the writers import the converters of the module that re-exports them
+    # formats.py is being split (fastpath, whose data/paths.py takes the image-root policy out of formats): the
+    # image opener asks formats for the path policy, the writers import the converters of the module that
+    # re-exports them
+    ("unmask.data.images", "unmask.data.formats", "fastpath"),
     ("unmask.data.formats_write", "unmask.data.formats", "fastpath"),
     ("unmask.data.formats_trl", "unmask.data.formats", "fastpath"),
 )

@@ -20,6 +20,7 @@ Every converter is lossless both ways: fields unmask does not interpret are kept
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,6 @@ import orjson
 
 from ..errors import UnmaskError, short, where
 from .formats_detect import detect_format, is_array
-from .paths import SYNTHETIC_PREFIX, is_synthetic, resolve_image  # noqa: F401  (re-exported)
 from .records import IMAGE, Conversation, Turn
 
 __all__ = [
@@ -54,6 +54,25 @@ _MSG_ROLES = ("user", "assistant", "system")
 
 
 # ------------------------------------------------------------------------------------------- images
+SYNTHETIC_PREFIX = "unmask://"  # generated images (mix ablations): unmask://blank?size=N, unmask://noise?...
+
+
+def is_synthetic(image: str) -> bool:
+    return image.startswith(SYNTHETIC_PREFIX)
+
+
+def resolve_image(image: str, root: Path) -> Path:
+    """Resolve a record's image path under ``root``; a path that escapes it (``..``, absolute, symlink)
+    is an error. Returns the resolved path (it need not exist). Synthetic refs are not resolved here
+    (``unmask.data.images.open_image`` makes them)."""
+    root_real = Path(os.path.realpath(root))
+    candidate = Path(image) if os.path.isabs(image) else root_real / image
+    real = Path(os.path.realpath(candidate))
+    if real != root_real and root_real not in real.parents:
+        raise ValueError(f"image path {image!r} escapes the image root {str(root)!r}")
+    return real
+
+
 def check_image_markers(conv: Conversation) -> None:
     n = conv.n_image_markers
     if conv.images and n == 0:

@@ -1,6 +1,6 @@
 """Open the images that records and benchmark samples refer to.
 
-A reference is either a path (resolved under an image root with :func:`unmask.data.paths.resolve_image`,
+A reference is either a path (resolved under an image root with :func:`unmask.data.formats.resolve_image`,
 so it cannot escape it) or a synthetic reference that the mix ablations write instead of a real file:
 
 - ``unmask://blank?size=N``            a white N x N image (default 336)
@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import parse_qs, urlparse
 
 from ..errors import UnmaskError
-from .paths import SYNTHETIC_PREFIX as SCHEME
-from .paths import is_synthetic, resolve_image
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -25,12 +23,17 @@ if TYPE_CHECKING:
 __all__ = ["RASTER_FORMATS", "SCHEME", "ImageTooLarge", "decode_check", "is_synthetic", "open_image",
            "parse_synthetic", "pil_open"]
 
+SCHEME = "unmask://"
 _MAX_SYNTH = 4096
 _MAX_SEED = 2**64 - 1
 # The raster formats a picture may be in. PIL would otherwise identify a file by its content, whatever its
 # name, and open EPS / PostScript (by running Ghostscript), PDF, SVG-ish and dozens of exotic formats.
 RASTER_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
 _PARAMS = {"blank": {"size"}, "noise": {"seed", "size"}}
+
+
+def is_synthetic(ref: str) -> bool:
+    return ref.startswith(SCHEME)
 
 
 class ImageTooLarge(ValueError):
@@ -111,6 +114,8 @@ def open_image(ref: str, root: str | Path | None = None) -> Image.Image:
     """Decode ``ref`` (a path under ``root``, or a synthetic ``unmask://`` reference) as an RGB image."""
     if is_synthetic(ref):
         return _synthetic(ref)
+    from .formats import resolve_image
+
     root = Path(root) if root is not None else Path.cwd()
     try:
         path = resolve_image(ref, root)
