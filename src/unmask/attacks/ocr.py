@@ -153,8 +153,8 @@ def check_ocr(bench: str | Path, engine: str = "tesseract", threshold: float = D
     ``ocr.json`` there and return the summary."""
     import orjson
 
+    from ..data.bench import read_bench
     from ..data.store import atomic_write_bytes, write_jsonl
-    from ..generate.config import read_bench
 
     if not 0 <= threshold <= 1:
         raise UnmaskError(f"--ocr-threshold must be between 0 and 1, not {threshold}")

@@ -23,37 +23,9 @@ from contextlib import contextmanager
 import typer
 
 from ..errors import UnmaskError
+from .root import _hint, app, resume_hint
 
 __all__ = ["Interrupted", "app", "main", "resume_hint"]
-
-app = typer.Typer(
-    name="unmask",
-    help="Safety-align multimodal LLMs against vision-domain jailbreaks with benign refusal data, and measure it.",
-    no_args_is_help=True,
-    add_completion=True,  # --install-completion / --show-completion [bash|zsh|fish|powershell]
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-_state = {"debug": False}
-
-
-def _version(value: bool) -> None:
-    if value:
-        from .manners import package_version
-
-        typer.echo(f"unmask {package_version()}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks instead of one-line errors, and "
-                               "libraries' deprecation warnings (also accepted after the command)."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                 help="Print the version and exit."),
-) -> None:
-    _state["debug"] = debug
 
 
 def _register() -> None:
@@ -92,14 +64,6 @@ _RESUME = {
     "world build": "stages saved with --cache are kept; the same command reuses them",
 }
 _DEFAULT_RESUME = "outputs are written only when complete; run the same command again"
-_hint: dict[str, str] = {}
-
-
-def resume_hint(text: str) -> None:
-    """Tell the interrupt line what the running command keeps and how to resume it (e.g. the run folder)."""
-    _hint["text"] = text
-
-
 def _command(args: list[str]) -> str:
     words = [a for a in args if not a.startswith("-")][:2]
     return " ".join(words) if words[:1] == ["world"] else "".join(words[:1])

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from . import app
+from .root import app
 
 _FMT_HELP = ("Input format: llava | llava-jsonl | messages (LLaMA-Factory's JSON list) | messages-jsonl | hf "
              "(default: picked from the file; llava and messages read a JSON list or JSONL, whichever it is).")

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from . import app, resume_hint
+from .root import app, resume_hint
 
 
 @app.command()

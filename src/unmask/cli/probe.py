@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from ..errors import UnmaskError
-from . import app
+from .root import app
 
 __all__: list[str] = []
 

@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 import typer
 
-from . import app
+from .root import app
 
 # What `unmask run` writes at the top of its run folder (files, then folders replaced as a whole).
 _RUN_FILES = ("experiment.yaml", "summary.json", "report.html", "report.md", ".hashes.json")

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from ..errors import UnmaskError
-from . import app
+from .root import app
 
 __all__: list[str] = []
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from . import app
+from .root import app
 
 world_app = typer.Typer(
     name="world",

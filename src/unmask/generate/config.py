@@ -1,14 +1,13 @@
-"""Generation settings and the benchmark folder reader."""
+"""Generation settings (the benchmark folder reader, :func:`read_bench`, lives in :mod:`unmask.data.bench`)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..data.records import Sample
-from ..errors import UnmaskError, where
+from ..data.bench import read_bench  # noqa: F401  (re-exported)
+from ..errors import UnmaskError
 
 __all__ = ["BACKENDS", "GenerateConfig", "parse_shard", "read_bench", "shard_slice"]
 
@@ -91,38 +90,3 @@ class GenerateConfig(BaseModel):
         if self.backend == "openai":
             s["api_base"] = self.api_base
         return s
-
-
-def read_bench(folder: str | Path) -> list[Sample]:
-    """Read ``DIR/samples.jsonl``; every bad row is an error naming the file and the line."""
-    import orjson
-
-    folder = Path(folder)
-    path = folder / "samples.jsonl"
-    if not folder.is_dir():
-        raise UnmaskError(f"{folder}: no such benchmark folder")
-    if not path.is_file():
-        raise UnmaskError(
-            f"{folder}: not a benchmark folder (no samples.jsonl); build one with `unmask attack`"
-        )
-    samples: list[Sample] = []
-    seen: set[str] = set()
-    with open(path, "rb") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                sample = Sample.model_validate(orjson.loads(line))
-            except orjson.JSONDecodeError:
-                raise UnmaskError(f"{where(path, line=lineno)}: invalid JSON") from None
-            except ValidationError as exc:
-                err = exc.errors()[0]
-                loc = ".".join(str(x) for x in err["loc"])
-                raise UnmaskError(f"{where(path, line=lineno)}: {loc}: {err['msg']}") from None
-            if sample.id in seen:
-                raise UnmaskError(f"{where(path, line=lineno)}: duplicate sample id {sample.id!r}")
-            seen.add(sample.id)
-            samples.append(sample)
-    if not samples:
-        raise UnmaskError(f"{path}: no samples")
-    return samples

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..data.refusal_phrases import find_refusal
 from ..errors import UnmaskError
 
 __all__ = ["DEFAULT_REFUSAL", "PAPER_REFUSAL", "load_bank", "looks_like_refusal"]
@@ -24,11 +25,9 @@ DEFAULT_REFUSAL = PAPER_REFUSAL
 def looks_like_refusal(text: str, bank: list[str] | None = None) -> bool:
     """True when ``text`` is a template from ``bank`` or opens as a refusal.
 
-    Uses the keyword judge's phrase list (:func:`unmask.judges.keyword.find_refusal`) on the reply's
+    Uses the keyword judge's phrase list (:func:`unmask.data.refusal_phrases.find_refusal`) on the reply's
     opening only: a long helpful answer that says "I cannot stress enough" deep inside is not a refusal.
     """
-    from ..judges.keyword import find_refusal
-
     stripped = text.strip()
     if bank and stripped in bank:
         return True

@@ -9,27 +9,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ..errors import UnmaskError
-from .llava_v1 import VICUNA_V1_SYSTEM
+from .llava_v1 import LLAVA_V1_TEMPLATE, LLAVA_VICUNA_V1_TEMPLATE  # noqa: F401  (re-exported)
 from .registry import Family, family
 
 __all__ = ["LLAVA_V1_TEMPLATE", "LLAVA_VICUNA_V1_TEMPLATE", "QWEN_CHATML_TEMPLATE"]
-
-# LLaVA-1.5 was trained on "USER: <image>\nQ ASSISTANT: A</s>" (the vicuna_v1 conversation). The llava-hf
-# processor template ends replies with a space and no </s>, so fine-tuning with it would never teach the
-# model to stop (and --no-eos-on-refusal would have nothing to mask): unmask renders with this one.
-LLAVA_V1_TEMPLATE = (
-    "{%- for m in messages -%}"
-    "{%- if m['role'] == 'system' -%}"
-    "{%- for c in m['content'] if c['type'] == 'text' -%}{{ c['text'] }}{%- endfor -%}{{ ' ' }}"
-    "{%- elif m['role'] == 'user' -%}{{ 'USER: ' }}"
-    "{%- for c in m['content'] if c['type'] == 'image' -%}{{ '<image>\n' }}{%- endfor -%}"
-    "{%- for c in m['content'] if c['type'] == 'text' -%}{{ c['text'] }}{%- endfor -%}{{ ' ' }}"
-    "{%- else -%}{{ 'ASSISTANT: ' }}"
-    "{%- for c in m['content'] if c['type'] == 'text' -%}{{ c['text'] }}{%- endfor -%}{{ eos_token }}"
-    "{%- endif -%}"
-    "{%- endfor -%}"
-    "{%- if add_generation_prompt -%}{{ 'ASSISTANT:' }}{%- endif -%}"
-)
 
 # The Qwen2-VL ChatML template (images as vision tokens), used when a checkpoint ships none.
 QWEN_CHATML_TEMPLATE = (
@@ -42,15 +25,6 @@ QWEN_CHATML_TEMPLATE = (
     "{% elif content['type'] == 'text' %}{{ content['text'] }}{% endif %}"
     "{% endfor %}<|im_end|>\n{% endif %}{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
-
-
-# LLaVA-1.5's vicuna_v1 conversation with its system prompt, as LLaVA trains and evaluates: the prompt text
-# the vllm backend sends (the hf backend and training use :mod:`.llava_v1`, which writes the same text).
-LLAVA_VICUNA_V1_TEMPLATE = (
-    "{%- if not messages or messages[0]['role'] != 'system' -%}"
-    "{{ '" + VICUNA_V1_SYSTEM.replace("'", "\\'") + " ' }}"
-    "{%- endif -%}" + LLAVA_V1_TEMPLATE
 )
 
 

@@ -62,7 +62,7 @@ CHATML_DIRECT_TEMPLATE = (
 
 
 def _templates() -> dict[str, str]:
-    from .builtin import LLAVA_VICUNA_V1_TEMPLATE
+    from .llava_v1 import LLAVA_VICUNA_V1_TEMPLATE
 
     return {
         "vicuna_v1": LLAVA_VICUNA_V1_TEMPLATE,

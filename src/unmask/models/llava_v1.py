@@ -32,12 +32,39 @@ from typing import Any
 
 from ..data.records import IMAGE, Conversation
 
-__all__ = ["VICUNA_V1_SYSTEM", "LlavaV1Encoded", "SentencePieceView", "encode_llava_v1", "vicuna_v1_prompt"]
+__all__ = ["LLAVA_V1_TEMPLATE", "LLAVA_VICUNA_V1_TEMPLATE", "VICUNA_V1_SYSTEM", "LlavaV1Encoded", "SentencePieceView",
+           "encode_llava_v1", "vicuna_v1_prompt"]
 
 VICUNA_V1_SYSTEM = (
     "A chat between a curious user and an artificial intelligence assistant. "
     "The assistant gives helpful, detailed, and polite answers to the user's questions."
 )
+
+# LLaVA-1.5 was trained on "USER: <image>\nQ ASSISTANT: A</s>" (the vicuna_v1 conversation). The llava-hf
+# processor template ends replies with a space and no </s>, so fine-tuning with it would never teach the
+# model to stop (and --no-eos-on-refusal would have nothing to mask): unmask renders with this one.
+LLAVA_V1_TEMPLATE = (
+    "{%- for m in messages -%}"
+    "{%- if m['role'] == 'system' -%}"
+    "{%- for c in m['content'] if c['type'] == 'text' -%}{{ c['text'] }}{%- endfor -%}{{ ' ' }}"
+    "{%- elif m['role'] == 'user' -%}{{ 'USER: ' }}"
+    "{%- for c in m['content'] if c['type'] == 'image' -%}{{ '<image>\n' }}{%- endfor -%}"
+    "{%- for c in m['content'] if c['type'] == 'text' -%}{{ c['text'] }}{%- endfor -%}{{ ' ' }}"
+    "{%- else -%}{{ 'ASSISTANT: ' }}"
+    "{%- for c in m['content'] if c['type'] == 'text' -%}{{ c['text'] }}{%- endfor -%}{{ eos_token }}"
+    "{%- endif -%}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{ 'ASSISTANT:' }}{%- endif -%}"
+)
+
+# LLaVA-1.5's vicuna_v1 conversation with its system prompt, as LLaVA trains and evaluates: the prompt text
+# the vllm backend sends (the hf backend and training use :mod:`.llava_v1`, which writes the same text).
+LLAVA_VICUNA_V1_TEMPLATE = (
+    "{%- if not messages or messages[0]['role'] != 'system' -%}"
+    "{{ '" + VICUNA_V1_SYSTEM.replace("'", "\\'") + " ' }}"
+    "{%- endif -%}" + LLAVA_V1_TEMPLATE
+)
+
 IGNORE_INDEX = -100
 _ROLES = {"user": "USER", "assistant": "ASSISTANT"}
 _SEP, _SEP2 = " ", "</s>"

@@ -17,20 +17,12 @@ continues from the latest one after a crash or ``kill -9``.
 
 from __future__ import annotations
 
-import math
-import shutil
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..errors import UnmaskError
-
 __all__ = ["TrainConfig", "train"]
-
-# Fields that may differ between a run and its resumption (everything else must match).
-_RESUME_FREE = {"resume", "overwrite", "save_every", "keep_checkpoints", "num_workers", "progress"}
-
 
 class TrainConfig(BaseModel):
     """Everything a training run needs; unknown keys are errors. Defaults follow the paper's recipe."""
@@ -84,55 +76,8 @@ class TrainConfig(BaseModel):
         return self
 
 
-def _folders(cfg: TrainConfig) -> tuple[Path, Path]:
-    out = Path(cfg.out)
-    return out, out.with_name(out.name + ".partial")
-
-
-def _prepare_folders(cfg: TrainConfig, accelerator: object) -> tuple[Path, Path]:
-    from .checkpoints import latest_checkpoint
-
-    out, partial = _folders(cfg)
-    main = getattr(accelerator, "is_main_process", True)
-    if out.exists() and not cfg.overwrite:
-        raise UnmaskError(f"{out}: already exists; pass --overwrite to replace it")
-    if partial.exists() and cfg.overwrite and not cfg.resume:
-        if main:
-            shutil.rmtree(partial)
-    elif partial.exists() and not cfg.resume and latest_checkpoint(partial / "checkpoints") is not None:
-        raise UnmaskError(
-            f"{partial}: an interrupted run left checkpoints; pass --resume to continue it "
-            "or --overwrite to start over"
-        )
-    getattr(accelerator, "wait_for_everyone", lambda: None)()
-    return out, partial
-
-
-def _check_resume_config(cfg: TrainConfig, partial: Path) -> None:
-    import json
-
-    saved_path = partial / "train_config.json"
-    if not saved_path.is_file():
-        return
-    saved = json.loads(saved_path.read_text())
-    now = cfg.model_dump(mode="json")
-    diff = sorted(k for k in now if k not in _RESUME_FREE and saved.get(k) != now[k])
-    if diff:
-        raise UnmaskError(
-            f"{partial}: cannot resume: settings differ from the interrupted run ({', '.join(diff)})"
-        )
-
-
 def train(cfg: TrainConfig) -> Path:
     """Run the training described by ``cfg`` and return the output folder."""
     from .trainer import run_training
 
     return run_training(cfg)
-
-
-def steps_plan(n_samples: int, cfg: TrainConfig, world: int) -> tuple[int, int, int]:
-    """(batches per epoch per process, optimizer steps per epoch, total optimizer steps)."""
-    batches = math.ceil(n_samples / (cfg.batch_size * world))
-    per_epoch = math.ceil(batches / cfg.grad_accum)
-    total = cfg.max_steps if cfg.max_steps is not None else per_epoch * cfg.epochs
-    return batches, per_epoch, total

@@ -19,6 +19,56 @@ from ..errors import UnmaskError
 __all__ = ["run_training"]
 
 
+# -- the run's folders, its resumption check and its step plan (a TrainConfig in, no training) --------------
+# Fields that may differ between a run and its resumption (everything else must match).
+_RESUME_FREE = {"resume", "overwrite", "save_every", "keep_checkpoints", "num_workers", "progress"}
+
+
+def _folders(cfg: Any) -> tuple[Path, Path]:
+    out = Path(cfg.out)
+    return out, out.with_name(out.name + ".partial")
+
+
+def _prepare_folders(cfg: Any, accelerator: object) -> tuple[Path, Path]:
+    from .checkpoints import latest_checkpoint
+
+    out, partial = _folders(cfg)
+    main = getattr(accelerator, "is_main_process", True)
+    if out.exists() and not cfg.overwrite:
+        raise UnmaskError(f"{out}: already exists; pass --overwrite to replace it")
+    if partial.exists() and cfg.overwrite and not cfg.resume:
+        if main:
+            shutil.rmtree(partial)
+    elif partial.exists() and not cfg.resume and latest_checkpoint(partial / "checkpoints") is not None:
+        raise UnmaskError(
+            f"{partial}: an interrupted run left checkpoints; pass --resume to continue it "
+            "or --overwrite to start over"
+        )
+    getattr(accelerator, "wait_for_everyone", lambda: None)()
+    return out, partial
+
+
+def _check_resume_config(cfg: Any, partial: Path) -> None:
+    saved_path = partial / "train_config.json"
+    if not saved_path.is_file():
+        return
+    saved = json.loads(saved_path.read_text())
+    now = cfg.model_dump(mode="json")
+    diff = sorted(k for k in now if k not in _RESUME_FREE and saved.get(k) != now[k])
+    if diff:
+        raise UnmaskError(
+            f"{partial}: cannot resume: settings differ from the interrupted run ({', '.join(diff)})"
+        )
+
+
+def steps_plan(n_samples: int, cfg: Any, world: int) -> tuple[int, int, int]:
+    """(batches per epoch per process, optimizer steps per epoch, total optimizer steps)."""
+    batches = math.ceil(n_samples / (cfg.batch_size * world))
+    per_epoch = math.ceil(batches / cfg.grad_accum)
+    total = cfg.max_steps if cfg.max_steps is not None else per_epoch * cfg.epochs
+    return batches, per_epoch, total
+
+
 def _accelerator(cfg: Any) -> Any:
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState, PartialState
@@ -131,7 +181,6 @@ def run_training(cfg: Any) -> Path:
     from .checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint, trainable_state_hook
     from .dataset import EpochSampler, training_data
     from .loading import load_model
-    from .train import _check_resume_config, _prepare_folders, steps_plan
 
     # transformers' own deprecation notice, raised from inside peft/accelerate: not the user's concern.
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)

@@ -47,7 +47,7 @@ def world_builder(tokenizer: Any) -> Builder:
 def bench_requests(folder: str | Path, want_images: bool) -> list[Request]:
     """The samples of a benchmark folder as requests; the typographic route needs an image on every
     sample, the text route none."""
-    from ..generate.config import read_bench
+    from ..data.bench import read_bench
 
     folder = Path(folder)
     out = []
