@@ -63,7 +63,11 @@ class PathChecker:
             if os.path.isabs(image) or ".." in parent.split("/"):
                 resolve_image(image, self.root)  # the slow, exact check; nothing cached
                 return
-            resolve_image(parent or ".", self.root)
+            try:
+                resolve_image(parent or ".", self.root)
+            except ValueError:
+                resolve_image(image, self.root)  # the error names the image, as resolve_image's does
+                return
             folder = self.root / parent
             try:
                 links = {e.name for e in os.scandir(folder) if e.is_symlink()}
