@@ -58,6 +58,9 @@ VARIANTS = [
     {"id": "x", "image": "link/a.jpg", "conversations": _good(0)["conversations"]},  # a symlinked folder out
     {"id": "x", "image": "imgs/out.jpg", "conversations": _good(0)["conversations"]},  # a symlinked file out
     {"id": "x", "image": "unmask://blank?size=8", "conversations": _good(0)["conversations"]},
+    {"id": "x", "image": "a.jpg", "conversations": _good(0)["conversations"]},
+    {"id": "x", "image": "..", "conversations": _good(0)["conversations"]},  # after "a.jpg": the same folder
+    {"id": "x", "image": "imgs/..", "conversations": _good(0)["conversations"]},  # the root itself: fine
     {"id": "x", "conversations": [{"from": "human", "value": "hi"}]},
     {"id": "x", "conversations": [{"from": ["gpt"], "value": "hi"}]},
     {"id": "x", "conversations": [{"from": "gpt", "value": 1}]},

@@ -54,6 +54,11 @@ class PathChecker:
         self.root = root
         self._links: dict[str, set[str]] = {}  # checked folder -> names of the symlinks in it
 
+    def plain(self, folder: str) -> bool:
+        """``folder`` (as ``os.path.split`` gives it) was checked: inside the root, and no symlinks in it;
+        so every name in it but '..' is inside the root."""
+        return not self._links.get(folder, True)
+
     def __call__(self, image: str) -> None:
         if is_synthetic(image):
             return
