@@ -222,37 +222,53 @@ def _first_bad_path(w: np.ndarray, img_rec: np.ndarray, img_str: np.ndarray, qo:
                     suspect: np.ndarray, check_path: PathCheck | None) -> tuple[int, str] | None:
     """(record, problem) of the first unsuspected record whose one image path leaves the image root.
 
-    Runs of records whose paths share the folder (the bytes before the last '/') ask the checker once,
-    when it knows that folder as a plain one (inside the root, no symlinks: ``PathChecker.plain``);
-    a name '..' and every other record are asked one by one."""
+    The checker is asked once per folder (the bytes before the path's last '/'), about the folder's first
+    path; when it then knows the folder as a plain one (inside the root, no symlinks in it:
+    ``PathChecker.plain``), the folder's other paths are inside the root unless their name is '..'.
+    Those and every other path are asked one by one, in record order."""
     if check_path is None:
         return None
     ok = ~suspect[img_rec]
     recs, a, b = img_rec[ok], qo[img_str[ok]] + 1, qc[img_str[ok]]
     if not recs.size:
         return None
-    same = np.zeros(recs.size, dtype=bool)
+    mv = memoryview(w)
+    known = np.zeros(recs.size, dtype=bool)  # inside the root without asking
+    plain = getattr(check_path, "plain", None)
     length = b - a
     width = int(length.max())
-    if width <= 256 and recs.size > 1:  # each path as a row of bytes: its folder, its name
+    if plain is not None and width < 255 and recs.size > 1:  # each path as a row of bytes
         cols = np.arange(width)
-        rows = np.where(cols < length[:, None], w[np.minimum(a[:, None] + cols, w.size - 1)], 0)
+        rows = np.where(cols < length[:, None], w[np.minimum(a[:, None] + cols, w.size - 1)], 0).astype(np.uint8)
         slash = rows == 0x2F
         cut = np.where(slash.any(axis=1), width - 1 - np.argmax(slash[:, ::-1], axis=1), -1)  # the last '/'
-        rows[cols > cut[:, None] - 1] = 0  # the folder's bytes only
-        same[1:] = (cut[1:] == cut[:-1]) & (rows[1:] == rows[:-1]).all(axis=1)
-        dots = (length - cut == 3) & (w[np.minimum(a + cut + 1, w.size - 1)] == 0x2E) & (w[np.minimum(a + cut + 2, w.size - 1)] == 0x2E)
-        same &= ~dots  # a name '..' leaves its folder
-    plain = getattr(check_path, "plain", None)
-    mv = memoryview(w)
-    cleared = False  # the run's folder is known plain
-    for r, x, y, s in zip(recs.tolist(), a.tolist(), b.tolist(), same.tolist(), strict=True):
-        if s and cleared:
-            continue
-        image = str(mv[x:y], "utf-8")
+        rows[cols >= cut[:, None]] = 0  # the folder's bytes only, then where the name begins
+        pad = -(width + 1) % 8
+        folder = np.concatenate([rows, (cut + 1).astype(np.uint8)[:, None], np.zeros((rows.shape[0], pad), np.uint8)],
+                                axis=1)
+        words = folder.view("<u8")  # a hash of each folder (exact equality checked below)
+        h = words[:, 0].copy()
+        for j in range(1, words.shape[1]):
+            h *= np.uint64(0x100000001B3)
+            h ^= words[:, j]
+        _, first, group = np.unique(h, return_index=True, return_inverse=True)
+        group = group.reshape(-1)
+        same = (folder == folder[first[group]]).all(axis=1)
+        clear = np.zeros(first.size, dtype=bool)
+        for g, i in enumerate(first.tolist()):
+            image = str(mv[int(a[i]):int(b[i])], "utf-8")
+            try:
+                check_path(image)
+            except ValueError:
+                continue  # asked again in its turn below
+            clear[g] = plain(os.path.split(image)[0])
+        dots = (length - cut == 3) & (w[np.minimum(a + cut + 1, w.size - 1)] == 0x2E) \
+            & (w[np.minimum(a + cut + 2, w.size - 1)] == 0x2E)
+        known = clear[group] & same & ~dots
+    ask = np.flatnonzero(~known)
+    for r, x, y in zip(recs[ask].tolist(), a[ask].tolist(), b[ask].tolist(), strict=True):
         try:
-            check_path(image)
+            check_path(str(mv[x:y], "utf-8"))
         except ValueError as exc:
             return r, str(exc)
-        cleared = plain is not None and plain(os.path.split(image)[0])
     return None
