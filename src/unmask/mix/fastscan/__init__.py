@@ -14,7 +14,7 @@ do not match the image); every verdict about a row comes from the one row check,
 :class:`unmask.data.paths.PathChecker` (the image-root rule), in record order, so both paths stop at the
 same first faulty record (``tests/data/test_mix_paths_agree.py``).
 
-Measured with ``python benchmarks/bench_mix.py --input llava_300000.json`` (made by
+Measured with ``python benchmarks/bench_mix.py --records 300000`` (the file made by
 ``benchmarks/make_llava.py``, 360 MiB; unmask mix vs ``json.load`` / ``random.sample`` / ``json.dump``, each
 in its own process; the shared 2-core box under load, two runs each): 2.7-2.8x less CPU than the plain way
 (2.1-2.8x wall) at 0.13x its peak memory (152 vs 1183 MiB). Before the one row check the same runs gave
