@@ -23,7 +23,9 @@ def _write(tmp_path, data, name="data.json"):
 
 def _rec(i, *, roles=("human", "gpt"), text="hi", **extra):
     conv = [{"from": r, "value": f"{text} {i} {r}"} for r in roles]
-    return {"id": f"r{i}", "image": f"img/{i}.jpg", "conversations": conv, **extra}
+    n = sum(t["value"].count("<image>") for t in conv)  # a valid row: one image per marker
+    image = f"img/{i}.jpg" if n <= 1 else [f"img/{i}_{k}.jpg" for k in range(n)]
+    return {"id": f"r{i}", "image": image, "conversations": conv, **extra}
 
 
 def _check_spans(path, rows, window=4 << 20, llava=False):

@@ -37,9 +37,6 @@ COMMANDS = {
     "train": ["train", "{f}", "--model", "tiny", "-o", "{o}/tr", "--max-steps", "1", "--no-progress"],
 }
 
-_FAST_MIX_GAP = ("`unmask mix` fast path (LLaVA .json -> .json) copies untouched records unchecked: "
-                 "id / metadata / image types, <image> counts and image paths are validated only for refused ones")
-
 # (file, command, substrings the error line must hold besides the file's name)
 CASES = [
     # --- JSON / JSONL records through `unmask mix`
@@ -86,8 +83,8 @@ CASES = [
     ("image_eps.json", "convert", ["record 1", "cannot be decoded"]),  # EPS body in a .png: never Ghostscript
     ("image_jpeg_half.json", "convert", ["record 1", "cannot be decoded"]),  # verify() passes it; load() does not
     ("image_synthetic_bad.json", "convert", ["record 1", "seed must be between 0 and"]),
-    # --- the same records through `unmask mix` (its fast path); see _FAST_MIX_GAP
-    *[pytest.param(f, "mix-untouched", ["record 1"], marks=pytest.mark.xfail(strict=True, reason=_FAST_MIX_GAP))
+    # --- the same records through `unmask mix` (its fast path: the one row check and the image root, as above)
+    *[(f, "mix-untouched", ["record 1"])
       for f in ("id_wrong_type.json", "metadata_not_object.json", "image_wrong_type.json",
                 "image_markers_too_many.json", "image_markers_too_few.json", "image_marker_without_image.json",
                 "image_escapes_root.json", "image_absolute_path.json", "image_symlink_out.json")],

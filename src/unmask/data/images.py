@@ -1,6 +1,6 @@
 """Open the images that records and benchmark samples refer to.
 
-A reference is either a path (resolved under an image root with :func:`unmask.data.formats.resolve_image`,
+A reference is either a path (resolved under an image root with :func:`unmask.data.paths.resolve_image`,
 so it cannot escape it) or a synthetic reference that the mix ablations write instead of a real file:
 
 - ``unmask://blank?size=N``            a white N x N image (default 336)
@@ -114,7 +114,7 @@ def open_image(ref: str, root: str | Path | None = None) -> Image.Image:
     """Decode ``ref`` (a path under ``root``, or a synthetic ``unmask://`` reference) as an RGB image."""
     if is_synthetic(ref):
         return _synthetic(ref)
-    from .formats import resolve_image
+    from .paths import resolve_image
 
     root = Path(root) if root is not None else Path.cwd()
     try:

@@ -15,17 +15,10 @@ from pathlib import Path
 import orjson
 from pydantic import ValidationError
 
-from ..data.formats import _check_image_file as check_image_file  # exists and decodes, ValueError otherwise
-from ..data.formats import (
-    check_image_markers,
-    detect_format,
-    is_synthetic,
-    read_records,
-    resolve_image,
-    to_llava,
-    write_records,
-)
-from ..data.records import IMAGE, Conversation
+from ..data.formats import check_image_markers, detect_format, read_records, to_llava, write_records
+from ..data.paths import PathChecker, check_image_file, is_synthetic, resolve_image
+from ..data.records import Conversation
+from ..data.rows import LLAVA_NAMES, llava_row
 from ..data.store import atomic_path, sha256_file, write_manifest
 from ..errors import UnmaskError, where
 from .method import MixConfig, MixItem, apply_plan, pick_curated, plan_arrays, plan_mix, refusal_parts
@@ -82,29 +75,18 @@ def _fast_path_ok(cfg: MixConfig, sources: Sequence[Path], out: Path, fmt: str |
     return True
 
 
-_ROLE = {"human": "user", "gpt": "assistant", "system": "system"}
-_FROM = {v: k for k, v in _ROLE.items()}
-
-
 def _refuse_llava_row(row: object, item: MixItem, cfg: MixConfig) -> dict:
-    """The fast path's refusal on a decoded LLaVA row (already validated by the scanner): no
-    pydantic round trip, unknown fields kept as they are."""
-    if not isinstance(row, dict):
-        raise ValueError("a record must be an object")
+    """The fast path's refusal on a decoded LLaVA row (checked by the one row check, as the scanner
+    did): no pydantic round trip, unknown fields kept as they are."""
+    checked = llava_row(row, item.index)
+    assert isinstance(row, dict)
     image = row.get("image")
-    images = [image] if isinstance(image, str) else image if isinstance(image, list) else []
-    if image is not None and not (isinstance(image, str) or all(isinstance(x, str) for x in images)):
-        raise ValueError("'image' must be a path or a list of paths")
-    turns = [(_ROLE[t["from"]], t["value"]) for t in row["conversations"]]
-    n_markers = sum(text.count(IMAGE) for _, text in turns)
-    if images and n_markers not in (0, len(images)) or not images and n_markers:
-        raise ValueError(f"{n_markers} '<image>' marker(s) in the text but {len(images)} image(s)")
-    turns, images, meta = refusal_parts(turns, images, cfg, (item.pool, item.index))
+    turns, images, meta = refusal_parts(checked.turns, checked.images, cfg, (item.pool, item.index))
     out = {k: v for k, v in row.items() if k not in ("image", "conversations", "metadata")}
     if images:
         out["image"] = images[0] if isinstance(image, str) and len(images) == 1 else images
-    out["conversations"] = [{"from": _FROM[r], "value": x} for r, x in turns]
-    out["metadata"] = {**(row.get("metadata") or {}), **meta}
+    out["conversations"] = [{"from": LLAVA_NAMES[r], "value": x} for r, x in turns]
+    out["metadata"] = {**checked.metadata, **meta}
     if item.copy:
         out["metadata"]["pair_of"] = str(row.get("id"))
         out["id"] = f"{row.get('id')}#refusal"
@@ -115,16 +97,17 @@ def _fast_mix(src: Path, out: Path, cfg: MixConfig, image_root: Path | None,
               curated: list[Conversation], rebase: Rebase | None = None) -> MixResult:
     """Copy runs of untouched records byte for byte (inside the kernel); parse only the refused ones.
 
-    Every record's structure, roles and replies are checked by the scanner; image paths are checked
-    (against the image root) for the records that are rewritten; the others are copied unchanged."""
+    Every record is checked by the scanner as the slow path checks it (the one row check,
+    ``unmask.data.rows.llava_row``, and its image paths against the image root); the untouched ones are
+    then copied unchanged."""
     import numpy as np
 
     from .fastscan.scan import scan_llava
 
     root = image_root if image_root is not None else src.parent
-    check_path = _PathChecker(root)
+    check_path = PathChecker(root)
     templates: Counter = Counter()
-    with scan_llava(src) as scan:
+    with scan_llava(src, check_path=check_path) as scan:
         try:
             arrays = plan_arrays(len(scan), cfg)
         except ValueError as exc:
@@ -156,7 +139,7 @@ def _fast_mix(src: Path, out: Path, cfg: MixConfig, image_root: Path | None,
                     for j in range(i, seg_last[k] + 1):
                         if j > i:
                             fh.write(b",\n")
-                        fh.write(_rebased_row(scan, j, src, rebase, root, check_path))
+                        fh.write(_rebased_row(scan, j, src, rebase, root))
                     continue
                 row = None
                 try:
@@ -194,48 +177,11 @@ def _rebase_row(row: dict, src: Path, i: int, rebase: Rebase, root: Path) -> Non
         raise UnmaskError(f"{where(src, i, row.get('id'))}: {exc}") from None
 
 
-def _rebased_row(scan: object, i: int, src: Path, rebase: Rebase, root: Path, check_path: _PathChecker) -> bytes:
-    """An untouched record with its image paths rebased (checked against the image root first)."""
+def _rebased_row(scan: object, i: int, src: Path, rebase: Rebase, root: Path) -> bytes:
+    """An untouched record (checked by the scanner, image paths included) with its image paths rebased."""
     row = orjson.loads(scan.read(i))  # type: ignore[attr-defined]
-    image = row.get("image")
-    images = [image] if isinstance(image, str) else image if isinstance(image, list) else []
-    try:
-        if image is not None and not all(isinstance(x, str) for x in images):
-            raise ValueError("'image' must be a path or a list of paths")
-        for img in images:
-            check_path(img)
-    except ValueError as exc:
-        raise UnmaskError(f"{where(src, i, row.get('id'))}: {exc}") from None
     _rebase_row(row, src, i, rebase, root)
     return orjson.dumps(row)
-
-
-class _PathChecker:
-    """``resolve_image`` for many records sharing a few folders: each folder's real path is checked
-    once and its symlinks listed once (one ``scandir``), instead of a ``realpath`` per record."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        self._links: dict[str, set[str]] = {}  # checked folder -> names of the symlinks in it
-
-    def __call__(self, image: str) -> None:
-        if is_synthetic(image):
-            return
-        parent, name = os.path.split(image)
-        links = self._links.get(parent)
-        if links is None:
-            if os.path.isabs(image) or ".." in parent.split("/"):
-                resolve_image(image, self.root)  # the slow, exact check; nothing cached
-                return
-            resolve_image(parent or ".", self.root)
-            folder = self.root / parent
-            try:
-                links = {e.name for e in os.scandir(folder) if e.is_symlink()}
-            except OSError:
-                links = set()
-            self._links[parent] = links
-        if name in links or name == "..":
-            resolve_image(image, self.root)
 
 
 def run_mix(sources: Sequence[str | Path], out: str | Path, cfg: MixConfig, *, fmt: str | None = None,

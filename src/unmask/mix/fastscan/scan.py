@@ -6,7 +6,7 @@ backslashes is escaped); everything outside strings lies in the short gaps betwe
 braces and brackets give the depth (a cumulative sum) and so the byte span of every record. No
 record becomes a Python object. On the way it checks the JSON syntax around every string and
 bracket, bracket matching, UTF-8 and raw control bytes, and with ``llava=True`` the LLaVA shape of
-every record (``jsonscan_llava``). Each problem is one ``UnmaskError`` line naming the file and the
+every record (``llava``). Each problem is one ``UnmaskError`` line naming the file and the
 record (index and id) or, between records, the line and byte.
 
 ``unmask mix`` uses it to copy untouched records byte for byte and parse only the ones it changes.
@@ -28,7 +28,7 @@ import orjson
 
 from ...errors import UnmaskError, where
 from .chars import WS
-from .llava import check_llava
+from .llava import PathCheck, check_llava
 from .window import Bad, scan_window
 
 __all__ = ["ScanResult", "scan_json_array", "scan_llava"]
@@ -124,15 +124,17 @@ class ScanResult:
         self.close()
 
 
-def scan_llava(path: str | Path, *, window: int = WINDOW) -> ScanResult:
-    """``scan_json_array(path, llava=True)``."""
-    return scan_json_array(path, llava=True, window=window)
+def scan_llava(path: str | Path, *, window: int = WINDOW, check_path: PathCheck | None = None) -> ScanResult:
+    """``scan_json_array(path, llava=True)``; ``check_path`` (e.g. ``unmask.data.paths.PathChecker``)
+    checks every record's image paths too."""
+    return scan_json_array(path, llava=True, window=window, check_path=check_path)
 
 
-def scan_json_array(path: str | Path, *, llava: bool = False, window: int = WINDOW) -> ScanResult:
+def scan_json_array(path: str | Path, *, llava: bool = False, window: int = WINDOW,
+                    check_path: PathCheck | None = None) -> ScanResult:
     """Scan a JSON array of objects: spans of every element, syntax and UTF-8 checked, and with
-    ``llava=True`` every record checked as a LLaVA conversation (``conversations`` of turns with
-    ``from`` in human|gpt|system and a string ``value``; at least one ``gpt`` reply)."""
+    ``llava=True`` every record checked as a LLaVA row (``unmask.data.rows.llava_row``: the vectorised
+    pass suspects, the row check decides), with its image paths when ``check_path`` is given."""
     path = Path(path)
     try:
         fh = open(path, "rb")
@@ -149,7 +151,7 @@ def scan_json_array(path: str | Path, *, llava: bool = False, window: int = WIND
         fh.close()
         raise
     try:
-        spans, turns = _scan(path, mm, size, llava, window)
+        spans, turns = _scan(path, mm, size, llava, window, check_path)
     except BaseException:
         try:
             mm.close()
@@ -160,7 +162,7 @@ def scan_json_array(path: str | Path, *, llava: bool = False, window: int = WIND
     return ScanResult(path, fh, mm, spans, turns)
 
 
-def _scan(path: Path, mm: mmap.mmap, size: int, llava: bool, window: int):
+def _scan(path: Path, mm: mmap.mmap, size: int, llava: bool, window: int, check_path: PathCheck | None):
     arr = np.frombuffer(mm, dtype=np.uint8)
     try:
         s = _head(path, arr)
@@ -179,7 +181,7 @@ def _scan(path: Path, mm: mmap.mmap, size: int, llava: bool, window: int):
                     continue
                 if llava:
                     try:
-                        turns.append(check_llava(w, win))
+                        turns.append(check_llava(w, win, check_path))
                     except Bad as bad:
                         bad.starts, bad.ends = win.starts, win.ends
                         raise

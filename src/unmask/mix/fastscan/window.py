@@ -162,7 +162,7 @@ def scan_window(w: np.ndarray, *, first: bool, final: bool, bbuf: np.ndarray) ->
         bad.starts, bad.ends = starts, ends
         raise
     extra = dict(qo=qo[:m], qc=qc, spos=spos, before=before, after=after, gaps=g, nsb=nsb, sopen=sopen,
-                 sdepth=sdepth, sdep_ext=sdep_ext)
+                 sdepth=sdepth, sdep_ext=sdep_ext, bbuf=bbuf)
     return Window(starts=starts[:nrec], ends=ends, cut=cut, closed=closed,
                   need_more=not closed and nrec == 0, extra=extra)
 
