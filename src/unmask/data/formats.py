@@ -30,6 +30,7 @@ import orjson
 from ..errors import UnmaskError, short, where
 from .formats_detect import detect_format, is_array
 from .records import IMAGE, Conversation, Turn
+from .synthetic import is_synthetic
 
 __all__ = [
     "FORMATS",
@@ -54,11 +55,7 @@ _MSG_ROLES = ("user", "assistant", "system")
 
 
 # ------------------------------------------------------------------------------------------- images
-SYNTHETIC_PREFIX = "unmask://"  # generated images (mix ablations): unmask://blank?size=N, unmask://noise?...
-
-
-def is_synthetic(image: str) -> bool:
-    return image.startswith(SYNTHETIC_PREFIX)
+# Synthetic images (mix ablations, unmask://blank?size=N, unmask://noise?...): is_synthetic from .synthetic.
 
 
 def resolve_image(image: str, root: Path) -> Path:

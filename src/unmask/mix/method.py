@@ -27,6 +27,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..data.records import IMAGE, Conversation, Turn
+from ..data.synthetic import synthetic_ref
 from .refusals import DEFAULT_REFUSAL
 
 __all__ = ["MixConfig", "MixItem", "apply_plan", "make_refusal", "pick_curated", "plan_arrays", "plan_mix", "refusal_parts", "refuse_item",
@@ -174,9 +175,9 @@ def plan_mix(n_main: int, cfg: MixConfig, n_refusal_pool: int | None = None) -> 
 def _image_ref(cfg: MixConfig, rng: _Stream) -> str | None:
     size = cfg.ablation_size
     if cfg.refusal_image == "blank":
-        return f"unmask://blank?size={size}"
+        return synthetic_ref("blank", size)
     if cfg.refusal_image == "noise":
-        return f"unmask://noise?seed={rng.randrange(2**31)}&size={size}"
+        return synthetic_ref("noise", size, seed=rng.randrange(2**31))
     return None
 
 
