@@ -68,3 +68,23 @@ def test_the_model_validates_the_cli(run_cli, tmp_path, args, msg):
     code, _, err = run_cli("mix", src, "-o", tmp_path / "out.json", *args)
     assert code == 2 and msg in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "out.json").exists()
+
+
+# `unmask generate` option name -> GenerateConfig field, where they differ.
+_GEN_ALIASES = {"sample": "do_sample", "timeout": "timeout_s", "no_progress": "progress"}
+
+
+def test_generate_options_are_the_config_fields_and_name_its_defaults():
+    from unmask.cli.model import generate_cmd
+    from unmask.generate.config import GenerateConfig
+
+    opts = {_GEN_ALIASES.get(k, k): v for k, v in _options(generate_cmd).items() if k != "config"}
+    assert set(opts) == set(GenerateConfig.model_fields)
+    for name, field in GenerateConfig.model_fields.items():
+        info = opts[name]
+        if isinstance(field.default, bool):  # a flag: given means the opposite of the model's default
+            continue
+        assert info.default is None, f"--{name}: the model applies the default, so a YAML --config is not overridden"
+        if field.default is not None and field.is_required() is False:
+            assert f"default {field.default})" in info.help or f"default {field.default}." in info.help, (
+                f"--{name}: help does not name the model's default {field.default!r}: {info.help!r}")

@@ -50,6 +50,13 @@ def _config(cls: Any, config_file: Optional[Path], given: dict[str, Any],
         raise UnmaskError(f"{where}{loc.replace('_', '-')}: {err['msg']}") from None
 
 
+def _gen(name: str) -> str:
+    """``GenerateConfig``'s default for ``name`` as the help text prints it (declared once, in the model)."""
+    from ..generate.config import GenerateConfig
+
+    return str(GenerateConfig.model_fields[name].default)
+
+
 def _flag(value: bool) -> Optional[bool]:
     return True if value else None
 
@@ -253,7 +260,8 @@ def generate_cmd(
     backend: Optional[str] = typer.Option(
         None,
         "--backend",
-        help="hf (transformers, default), openai (any OpenAI-compatible endpoint) or vllm (optional extra).",
+        help="hf (transformers), openai (any OpenAI-compatible endpoint) or vllm (optional extra); default "
+        f"{_gen('backend')}.",
     ),
     family: Optional[str] = typer.Option(
         None, "--family", help="Model family (default: from the model's config)."
@@ -262,22 +270,22 @@ def generate_cmd(
         None, "--processor", help="Load the processor from here instead."
     ),
     batch_size: Optional[int] = typer.Option(
-        None, "--batch-size", help="Prompts per batch (openai: requests in flight; default 16)."
+        None, "--batch-size", help=f"Prompts per batch (openai: requests in flight; default {_gen('batch_size')})."
     ),
     max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", help="Most tokens to generate "
-                                                 "(default 256)."),
+                                                 f"(default {_gen('max_new_tokens')})."),
     min_new_tokens: Optional[int] = typer.Option(None, "--min-new-tokens", help="Fewest tokens to generate "
-                                                 "(default 0)."),
+                                                 f"(default {_gen('min_new_tokens')})."),
     sample: bool = typer.Option(False, "--sample", help="Sample instead of greedy decoding."),
     temperature: Optional[float] = typer.Option(None, "--temperature", help="Sampling temperature (with "
-                                                "--sample; default 1.0)."),
+                                                f"--sample; default {_gen('temperature')})."),
     top_p: Optional[float] = typer.Option(None, "--top-p", help="Nucleus sampling mass (with --sample; "
-                                          "default 1.0)."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Sampling seed (default 0)."),
+                                          f"default {_gen('top_p')})."),
+    seed: Optional[int] = typer.Option(None, "--seed", help=f"Sampling seed (default {_gen('seed')})."),
     system_prompt: Optional[str] = typer.Option(
         None, "--system-prompt", help="A system message before each prompt."
     ),
-    dtype: Optional[str] = typer.Option(None, "--dtype", help="hf: float32 (default), bfloat16 or float16."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help=f"hf: float32, bfloat16 or float16 (default {_gen('dtype')})."),
     device: Optional[str] = typer.Option(
         None, "--device", help="hf: cuda, cpu, ... (default: cuda if available)."
     ),
@@ -288,16 +296,17 @@ def generate_cmd(
     ),
     limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N samples (smoke tests)."),
     api_base: Optional[str] = typer.Option(None, "--api-base", help="openai: endpoint base URL (default "
-                                           "http://127.0.0.1:8000/v1)."),
+                                           f"{_gen('api_base')})."),
     api_key_env: Optional[str] = typer.Option(
         None,
         "--api-key-env",
-        help="openai: environment variable holding the API key, never written anywhere (default OPENAI_API_KEY).",
+        help="openai: environment variable holding the API key, never written anywhere (default "
+        f"{_gen('api_key_env')}).",
     ),
     timeout: Optional[float] = typer.Option(
-        None, "--timeout", help="openai: seconds one request may take in all, body included (default 120)."
+        None, "--timeout", help=f"openai: seconds one request may take in all, body included (default {_gen('timeout_s')})."
     ),
-    retries: Optional[int] = typer.Option(None, "--retries", help="openai: retries of a failed request (default 3)."),
+    retries: Optional[int] = typer.Option(None, "--retries", help=f"openai: retries of a failed request (default {_gen('retries')})."),
     trust_remote_code: bool = typer.Option(
         False, "--trust-remote-code", help="Allow the model folder's own code."
     ),
