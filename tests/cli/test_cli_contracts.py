@@ -70,21 +70,30 @@ def test_the_model_validates_the_cli(run_cli, tmp_path, args, msg):
     assert not (tmp_path / "out.json").exists()
 
 
-# `unmask generate` option name -> GenerateConfig field, where they differ.
-_GEN_ALIASES = {"sample": "do_sample", "timeout": "timeout_s", "no_progress": "progress"}
+# Option name -> config field, where they differ; fields settable only in a --config YAML file.
+_ALIASES = {"sample": "do_sample", "timeout": "timeout_s", "no_progress": "progress"}
+_CONFIG_ONLY = {"train": {"weight_decay", "max_grad_norm", "num_workers"}, "generate": set()}
 
 
-def test_generate_options_are_the_config_fields_and_name_its_defaults():
-    from unmask.cli.model import generate_cmd
+def _config_commands():
+    from unmask.cli.model import generate_cmd, train_cmd
     from unmask.generate.config import GenerateConfig
+    from unmask.models.train import TrainConfig
 
-    opts = {_GEN_ALIASES.get(k, k): v for k, v in _options(generate_cmd).items() if k != "config"}
-    assert set(opts) == set(GenerateConfig.model_fields)
-    for name, field in GenerateConfig.model_fields.items():
-        info = opts[name]
-        if isinstance(field.default, bool):  # a flag: given means the opposite of the model's default
+    return [("generate", generate_cmd, GenerateConfig), ("train", train_cmd, TrainConfig)]
+
+
+@pytest.mark.parametrize("name,command,model", _config_commands(), ids=["generate", "train"])
+def test_config_options_are_the_model_fields_and_name_its_defaults(name, command, model):
+    opts = {_ALIASES.get(k, k): v for k, v in _options(command).items() if k != "config"}
+    assert set(opts) == set(model.model_fields) - _CONFIG_ONLY[name]
+    for field_name, info in opts.items():
+        field = model.model_fields[field_name]
+        if isinstance(field.default, bool) or field.is_required():  # a flag, or a required argument
             continue
-        assert info.default is None, f"--{name}: the model applies the default, so a YAML --config is not overridden"
-        if field.default is not None and field.is_required() is False:
-            assert f"default {field.default})" in info.help or f"default {field.default}." in info.help, (
-                f"--{name}: help does not name the model's default {field.default!r}: {info.help!r}")
+        assert info.default is None, f"--{field_name}: the model applies the default (a --config file is not overridden)"
+        if field.default is None:
+            continue
+        assert f"default {field.default})" in info.help or f"default {field.default}." in info.help \
+            or f"default {field.default};" in info.help, (
+                f"{name} --{field_name}: help does not name the model's default {field.default!r}: {info.help!r}")

@@ -10,6 +10,8 @@ from typing import Any, Optional
 import typer
 
 from ..errors import UnmaskError
+from ..generate.config import GenerateConfig
+from ..models.train import TrainConfig
 from . import app
 
 __all__: list[str] = []
@@ -52,9 +54,12 @@ def _config(cls: Any, config_file: Optional[Path], given: dict[str, Any],
 
 def _gen(name: str) -> str:
     """``GenerateConfig``'s default for ``name`` as the help text prints it (declared once, in the model)."""
-    from ..generate.config import GenerateConfig
-
     return str(GenerateConfig.model_fields[name].default)
+
+
+def _train(name: str) -> str:
+    """``TrainConfig``'s default for ``name`` as the help text prints it (declared once, in the model)."""
+    return str(TrainConfig.model_fields[name].default)
 
 
 def _flag(value: bool) -> Optional[bool]:
@@ -87,10 +92,10 @@ def train_cmd(
         "--image-root",
         help="Folder the records' image paths are relative to (default: the data file's folder).",
     ),
-    method: Optional[str] = typer.Option(None, "--method", help="lora (default) or full."),
-    lora_r: Optional[int] = typer.Option(None, "--lora-r", help="LoRA rank (default 128)."),
-    lora_alpha: Optional[int] = typer.Option(None, "--lora-alpha", help="LoRA alpha (default 256)."),
-    lora_dropout: Optional[float] = typer.Option(None, "--lora-dropout", help="LoRA dropout (default 0.05)."),
+    method: Optional[str] = typer.Option(None, "--method", help=f"lora or full (default {_train('method')})."),
+    lora_r: Optional[int] = typer.Option(None, "--lora-r", help=f"LoRA rank (default {_train('lora_r')})."),
+    lora_alpha: Optional[int] = typer.Option(None, "--lora-alpha", help=f"LoRA alpha (default {_train('lora_alpha')})."),
+    lora_dropout: Optional[float] = typer.Option(None, "--lora-dropout", help=f"LoRA dropout (default {_train('lora_dropout')})."),
     lora_targets: Optional[str] = typer.Option(
         None,
         "--lora-targets",
@@ -100,36 +105,37 @@ def train_cmd(
     train_projector: bool = typer.Option(
         False, "--train-projector", help="Also train the vision-language projector."
     ),
-    lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (default 2e-4)."),
+    lr: Optional[float] = typer.Option(None, "--lr", help=f"Peak learning rate (default {_train('lr')})."),
     projector_lr: Optional[float] = typer.Option(
         None, "--projector-lr", help="With --train-projector: the projector's own peak rate (LLaVA's "
         "mm_projector_lr, 2e-5 in the paper's script; default: --lr)."
     ),
     scheduler: Optional[str] = typer.Option(
-        None, "--scheduler", help="cosine (default), linear or constant."
+        None, "--scheduler", help=f"cosine, linear or constant (default {_train('scheduler')})."
     ),
     warmup_ratio: Optional[float] = typer.Option(
-        None, "--warmup-ratio", help="Warm-up share of steps (default 0.03)."
+        None, "--warmup-ratio", help=f"Warm-up share of steps (default {_train('warmup_ratio')})."
     ),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Epochs (default 3)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help=f"Epochs (default {_train('epochs')})."),
     max_steps: Optional[int] = typer.Option(
         None, "--max-steps", help="Stop after this many optimizer steps."
     ),
     batch_size: Optional[int] = typer.Option(
-        None, "--batch-size", help="Samples per device per step (default 8)."
+        None, "--batch-size", help=f"Samples per device per step (default {_train('batch_size')})."
     ),
     grad_accum: Optional[int] = typer.Option(
-        None, "--grad-accum", help="Gradient accumulation steps (default 1)."
+        None, "--grad-accum", help=f"Gradient accumulation steps (default {_train('grad_accum')})."
     ),
     max_length: Optional[int] = typer.Option(
-        None, "--max-length", help="Longer samples are dropped and counted, never cut (default 2048)."
+        None, "--max-length", help="Longer samples are dropped and counted, never cut "
+        f"(default {_train('max_length')})."
     ),
-    precision: Optional[str] = typer.Option(None, "--precision", help="bf16 (default) or fp32."),
+    precision: Optional[str] = typer.Option(None, "--precision", help=f"bf16 or fp32 (default {_train('precision')})."),
     gradient_checkpointing: bool = typer.Option(
         False, "--gradient-checkpointing", help="Trade compute for memory."
     ),
     seed: Optional[int] = typer.Option(
-        None, "--seed", help="Seed for init, shuffling and dropout (default 0)."
+        None, "--seed", help=f"Seed for init, shuffling and dropout (default {_train('seed')})."
     ),
     no_eos_on_refusal: bool = typer.Option(
         False,
@@ -138,7 +144,7 @@ def train_cmd(
         "the paper's refusal sentence (the paper's recipe; llava: its exact rule).",
     ),
     save_every: Optional[int] = typer.Option(
-        None, "--save-every", help="Checkpoint every N steps (default 500; 0 = never)."
+        None, "--save-every", help=f"Checkpoint every N steps (default {_train('save_every')}; 0 = never)."
     ),
     keep_checkpoints: bool = typer.Option(
         False, "--keep-checkpoints", help="Keep checkpoints after finishing."
