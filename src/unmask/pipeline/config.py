@@ -10,12 +10,13 @@ from __future__ import annotations
 import itertools
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import UnmaskError, short
 from ..mix.settings import MixConfig, MixSettings
+from ..mix.vlguard import CuratedLayout
 from .yamlload import load_yaml_file, load_yaml_text
 
 __all__ = ["Branch", "Experiment", "MixSpec", "expand_branches", "load_experiment"]
@@ -55,7 +56,7 @@ class DataSpec(_Strict):
                                                   "file, as the paper, or train.json)")
     curated_images: str | None = Field(None, description="folder the curated set's image paths are relative to "
                                                          "(under image_root), e.g. data/images/vlguard")
-    curated_layout: Literal["auto", "llava", "pairs"] = Field(
+    curated_layout: CuratedLayout = Field(
         "auto", description="auto | llava (a raw train.json converted as VLGuard's script does) | pairs")
 
 
