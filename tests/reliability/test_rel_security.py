@@ -177,7 +177,7 @@ def test_every_image_is_opened_through_the_raster_allow_list():
     calls = [f"{p.relative_to(SRC.parents[1])}:{i}" for root in roots for p in root.rglob("*.py")
              for i, line in enumerate(p.read_text().splitlines(), 1)
              if re.search(r"\bImage\.open\(", line) and not line.lstrip().startswith("#")]
-    assert calls == ["src/unmask/data/images.py:57"], calls
+    assert [c.rsplit(":", 1)[0] for c in calls] == ["src/unmask/data/images.py"], calls  # pil_open's one call
 
 
 def test_eps_body_is_never_handed_to_ghostscript(tmp_path, monkeypatch):
