@@ -7,8 +7,11 @@ Used by the ``llm`` judge (:mod:`unmask.judges.http`) and the ``openai`` generat
   byte of the body: a watchdog shuts the socket at the deadline, so a server that trickles a byte at a
   time (in the headers or the body) cannot hold a call past it.
 - **Retries** of HTTP 429, 408 and 5xx, timeouts, dropped connections, short reads and bodies that are
-  not chat-completion JSON (including bodies that are not UTF-8): exponential backoff with jitter, and
-  a server's ``Retry-After`` (seconds or an HTTP date) when it asks for longer (capped at ``max_wait``).
+  not chat-completion JSON (including bodies that are not UTF-8), under one policy for every caller
+  (:class:`RetryPolicy`): up to ``retries`` more attempts; before attempt ``k + 1`` a wait of
+  ``backoff * 2**k`` seconds times a jitter in [0.5, 1) (defaults: ``backoff`` 1 s, so 0.5-1 s, 1-2 s,
+  2-4 s, ...), or the server's ``Retry-After`` (seconds or an HTTP date) when it asks for longer; no wait
+  longer than ``max_wait`` (120 s). Callers choose only how many retries (and the judges, ``--backoff``).
 - **No redirects elsewhere.** The API key goes to the configured origin only: a 307 / 308 to the same
   scheme, host and port is followed (method and body kept); any other redirect (another origin, or a
   301 / 302 / 303 that would turn the POST into a GET) is a failed call, never an answer.
@@ -45,7 +48,7 @@ import orjson
 
 from .errors import UnmaskError
 
-__all__ = ["CallFailed", "ChatEndpoint", "Reply"]
+__all__ = ["CallFailed", "ChatEndpoint", "Reply", "RetryPolicy"]
 
 MAX_BODY = 32 << 20  # bytes; a chat completion is kilobytes
 _FATAL = {401: "check the API key variable", 403: "the key may not use this model",
@@ -67,6 +70,23 @@ class _Retry(Exception):
 class Reply:
     content: str
     finish_reason: str | None  # "stop", "length" (cut off at the token limit), ... as the server says
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a failed attempt is retried (see the module docstring); one policy for every caller."""
+
+    retries: int = 4  # attempts after the first
+    backoff: float = 1.0  # seconds before the first retry (before jitter), doubled each time
+    max_wait: float = 120.0  # no wait is longer, whatever a server's Retry-After asks
+
+    def wait(self, attempt: int, jitter: float, asked: float | None = None) -> float:
+        """Seconds to wait after failed attempt ``attempt`` (0-based): ``jitter`` in [0, 1) scales the backoff
+        into [0.5, 1) of it; ``asked`` (a server's Retry-After) wins when longer; capped at ``max_wait``."""
+        wait = self.backoff * (2 ** attempt) * (0.5 + jitter / 2)
+        if asked is not None:
+            wait = max(wait, asked)
+        return min(wait, self.max_wait)
 
 
 def retry_after(value: str | None) -> float | None:
@@ -109,7 +129,7 @@ class ChatEndpoint:
     """``chat(body) -> Reply`` against ``{base_url}/chat/completions``; see the module docstring."""
 
     def __init__(self, base_url: str, *, api_key_env: str = "OPENAI_API_KEY", timeout: float = 60.0,
-                 retries: int = 4, backoff: float = 1.0, max_wait: float = 120.0, option: str = "--base-url"):
+                 retry: RetryPolicy = RetryPolicy(), option: str = "--base-url"):
         parsed = urllib.parse.urlparse(base_url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise UnmaskError(f"{option} {base_url!r}: expected http(s)://host[:port]/path")
@@ -117,7 +137,7 @@ class ChatEndpoint:
         self.url = urllib.parse.urlunparse(parsed._replace(path=path, params="", fragment=""))
         self._target = urllib.parse.urlparse(self.url)
         self.api_key_env = api_key_env
-        self.timeout, self.retries, self.backoff, self.max_wait = timeout, retries, backoff, max_wait
+        self.timeout, self.retry = timeout, retry
         self.adapted: list[str] = []  # request fields changed for a server that rejected them
         self._rng = random.Random()  # jitter; never the global RNG (seeded work may share the process)
         self._cancelled = threading.Event()
@@ -173,21 +193,19 @@ class ChatEndpoint:
     def _with_retries(self, body: dict[str, Any]) -> Reply:
         data = orjson.dumps(body)
         last = "no attempt"
-        for attempt in range(self.retries + 1):
+        retries = self.retry.retries
+        for attempt in range(retries + 1):
             if self._cancelled.is_set():
                 raise CallFailed("cancelled")
             try:
                 return self._attempt(data)
             except _Retry as exc:
                 last = str(exc)
-                if attempt == self.retries:
+                if attempt == retries:
                     break
-                wait = self.backoff * (2 ** attempt) * (0.5 + self._rng.random() / 2)
-                if exc.wait is not None:
-                    wait = max(wait, exc.wait)  # the server's Retry-After wins when it asks for longer
-                if self._cancelled.wait(min(wait, self.max_wait)):
+                if self._cancelled.wait(self.retry.wait(attempt, self._rng.random(), exc.wait)):
                     raise CallFailed("cancelled") from None
-        raise CallFailed(f"{last} (after {self.retries + 1} attempt(s))")
+        raise CallFailed(f"{last} (after {retries + 1} attempt(s))")
 
     # -- one attempt --------------------------------------------------------------------------------
     def _connection(self, target: urllib.parse.ParseResult) -> tuple[http.client.HTTPConnection, str]:

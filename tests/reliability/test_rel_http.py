@@ -107,7 +107,7 @@ def test_generate_deadline_holds_while_bytes_trickle(two_servers, tmp_path, run_
     code, so, se, out, took = _generate(run_cli, tmp_path, url, mode, timeout=1.0, retries=1)
     assert code == 2, se
     _one_error_line(se, "sample 's0'", "timeout after 1s (after 2 attempt(s))")
-    # two attempts of 1 s plus one backoff (<= 0.5 s); before: ~9 s (the body arrives, a byte per 0.2 s)
+    # two attempts of 1 s plus one backoff (<= 1 s); before: ~9 s (the body arrives, a byte per 0.2 s)
     assert took < 4.5, f"{took:.1f}s"
     assert not out.exists()
 
@@ -183,10 +183,10 @@ def test_cancel_ends_a_call_in_flight_at_once(two_servers):
     # their deadline (the thread pools would otherwise hold the process until then).
     import threading
 
-    from unmask.http import CallFailed, ChatEndpoint
+    from unmask.http import CallFailed, ChatEndpoint, RetryPolicy
 
     url, *_ = two_servers
-    ep = ChatEndpoint(url, timeout=30, retries=3)
+    ep = ChatEndpoint(url, timeout=30, retry=RetryPolicy(retries=3))
     got: list[BaseException] = []
 
     def call() -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
+from ..mix.settings import MixConfig
 from .root import app
 
 _FMT_HELP = ("Input format: llava | llava-jsonl | messages (LLaMA-Factory's JSON list) | messages-jsonl | hf "
@@ -15,21 +16,27 @@ _FMT_HELP = ("Input format: llava | llava-jsonl | messages (LLaMA-Factory's JSON
 _ROOT_HELP = "Folder image paths are resolved under (default: the source's folder). Paths escaping it are errors."
 
 
+def _setting(name: str, *flags: str) -> Any:
+    """The option for one mix setting: its default and help are the model's (unmask.mix.settings)."""
+    field = MixConfig.model_fields[name]
+    return typer.Option(field.default, *flags, help=field.description)
+
+
 @app.command()
 def mix(
     sources: list[Path] = typer.Argument(..., help="Benign instruction data (LLaVA JSON/JSONL, LLaMA-Factory messages JSON/JSONL, HF folder)."),
     out: Path = typer.Option(..., "-o", "--out", help="Output file (.json LLaVA list, .jsonl, or a folder for HF)."),
-    fraction: Optional[float] = typer.Option(None, "--fraction", "-p", help="Share P of records whose replies become refusals: exactly round(P*N), all N written."),
-    rejections: Optional[int] = typer.Option(None, "--rejections", "-r", help="Counts mode (the paper's): R records become refusals..."),
-    keep: Optional[int] = typer.Option(None, "--keep", "-k", help="...and K other records stay untouched (output R+K)."),
-    seed: int = typer.Option(0, "--seed", help="Random seed; same inputs and seed give a byte-identical output."),
+    fraction: Optional[float] = _setting("fraction", "--fraction", "-p"),
+    rejections: Optional[int] = _setting("rejections", "--rejections", "-r"),
+    keep: Optional[int] = _setting("keep", "--keep", "-k"),
+    seed: int = _setting("seed", "--seed"),
     refusals: Optional[Path] = typer.Option(None, "--refusals", help="Refusal bank: one refusal per line, chosen per record by seed (default: the paper's \"I'm sorry, but I cannot assist with your request\", no final period)."),
-    all_turns: bool = typer.Option(False, "--all-turns", help="Replace every assistant turn (default: keep one random question-refusal turn, as the paper)."),
+    all_turns: bool = _setting("all_turns", "--all-turns"),
     refusal_source: Optional[Path] = typer.Option(None, "--refusal-source", help="Take refusal records from this other benign source (the paper used LLaVA-Med questions)."),
-    refusal_image: str = typer.Option("keep", "--refusal-image", help="Ablation for refusal records' images: keep | blank | noise | remove."),
-    same_ids: bool = typer.Option(False, "--same-ids", help="Contrastive ablation: refused records also appear answered (refusal copies get id '<id>#refusal')."),
+    refusal_image: str = _setting("refusal_image", "--refusal-image"),
+    same_ids: bool = _setting("same_ids", "--same-ids"),
     curated: Optional[Path] = typer.Option(None, "--curated", help="Curated baseline appended to the mix: VLGuard's LLaVA-format train file (the paper's: 2,000 records, read as they are) or its raw train.json (one record per instruction-response pair)."),
-    curated_count: Optional[int] = typer.Option(None, "--curated-count", help="Add only C of the curated file's records (LLaVA format: conversations, a safe image's two requests being one; train.json: pairs), drawn by seed, kept in file order."),
+    curated_count: Optional[int] = _setting("curated_count", "--curated-count"),
     curated_layout: str = typer.Option("auto", "--curated-layout", help="auto: a LLaVA-format file as it is, a raw train.json one record per pair; llava: a raw train.json converted as VLGuard's convert_to_llava_format.py does (the paper's 2,000 records); pairs."),
     curated_images: Optional[Path] = typer.Option(None, "--curated-images", help="Folder the curated set's image paths are relative to (VLGuard: its unzipped train/), under the image root; paths are rewritten relative to the root."),
     fmt: Optional[str] = typer.Option(None, "--format", help=_FMT_HELP),
@@ -46,17 +53,14 @@ def mix(
     from ..data.outputs import check_output
     from ..mix.output import auto_out_image_root, dataset_info_entry, write_dataset_info
     from ..mix.refusals import load_bank
-    from ..mix.run import make_config, run_mix
+    from ..mix.run import run_mix
+    from ..mix.settings import make_config
 
     check_output(out, [*sources, refusals, refusal_source, curated], kind="any")
     kwargs: dict = dict(fraction=fraction, rejections=rejections, keep=keep, seed=seed, all_turns=all_turns,
                         refusal_image=refusal_image, same_ids=same_ids, curated_count=curated_count)
     if refusals is not None:
         kwargs["refusals"] = load_bank(refusals)
-    if refusal_image not in ("keep", "blank", "noise", "remove"):
-        from ..errors import UnmaskError
-
-        raise UnmaskError(f"mix: --refusal-image must be keep, blank, noise or remove, not {refusal_image!r}")
     cfg = make_config(**kwargs)
     note = None
     used_format = _mix_out_format(out, out_format)

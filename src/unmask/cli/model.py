@@ -10,6 +10,8 @@ from typing import Any, Optional
 import typer
 
 from ..errors import UnmaskError
+from ..generate.config import GenerateConfig
+from ..models.train import TrainConfig
 from .root import app
 
 __all__: list[str] = []
@@ -50,6 +52,16 @@ def _config(cls: Any, config_file: Optional[Path], given: dict[str, Any],
         raise UnmaskError(f"{where}{loc.replace('_', '-')}: {err['msg']}") from None
 
 
+def _gen(name: str) -> str:
+    """``GenerateConfig``'s default for ``name`` as the help text prints it (declared once, in the model)."""
+    return str(GenerateConfig.model_fields[name].default)
+
+
+def _train(name: str) -> str:
+    """``TrainConfig``'s default for ``name`` as the help text prints it (declared once, in the model)."""
+    return str(TrainConfig.model_fields[name].default)
+
+
 def _flag(value: bool) -> Optional[bool]:
     return True if value else None
 
@@ -80,10 +92,10 @@ def train_cmd(
         "--image-root",
         help="Folder the records' image paths are relative to (default: the data file's folder).",
     ),
-    method: Optional[str] = typer.Option(None, "--method", help="lora (default) or full."),
-    lora_r: Optional[int] = typer.Option(None, "--lora-r", help="LoRA rank (default 128)."),
-    lora_alpha: Optional[int] = typer.Option(None, "--lora-alpha", help="LoRA alpha (default 256)."),
-    lora_dropout: Optional[float] = typer.Option(None, "--lora-dropout", help="LoRA dropout (default 0.05)."),
+    method: Optional[str] = typer.Option(None, "--method", help=f"lora or full (default {_train('method')})."),
+    lora_r: Optional[int] = typer.Option(None, "--lora-r", help=f"LoRA rank (default {_train('lora_r')})."),
+    lora_alpha: Optional[int] = typer.Option(None, "--lora-alpha", help=f"LoRA alpha (default {_train('lora_alpha')})."),
+    lora_dropout: Optional[float] = typer.Option(None, "--lora-dropout", help=f"LoRA dropout (default {_train('lora_dropout')})."),
     lora_targets: Optional[str] = typer.Option(
         None,
         "--lora-targets",
@@ -93,36 +105,37 @@ def train_cmd(
     train_projector: bool = typer.Option(
         False, "--train-projector", help="Also train the vision-language projector."
     ),
-    lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (default 2e-4)."),
+    lr: Optional[float] = typer.Option(None, "--lr", help=f"Peak learning rate (default {_train('lr')})."),
     projector_lr: Optional[float] = typer.Option(
         None, "--projector-lr", help="With --train-projector: the projector's own peak rate (LLaVA's "
         "mm_projector_lr, 2e-5 in the paper's script; default: --lr)."
     ),
     scheduler: Optional[str] = typer.Option(
-        None, "--scheduler", help="cosine (default), linear or constant."
+        None, "--scheduler", help=f"cosine, linear or constant (default {_train('scheduler')})."
     ),
     warmup_ratio: Optional[float] = typer.Option(
-        None, "--warmup-ratio", help="Warm-up share of steps (default 0.03)."
+        None, "--warmup-ratio", help=f"Warm-up share of steps (default {_train('warmup_ratio')})."
     ),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Epochs (default 3)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help=f"Epochs (default {_train('epochs')})."),
     max_steps: Optional[int] = typer.Option(
         None, "--max-steps", help="Stop after this many optimizer steps."
     ),
     batch_size: Optional[int] = typer.Option(
-        None, "--batch-size", help="Samples per device per step (default 8)."
+        None, "--batch-size", help=f"Samples per device per step (default {_train('batch_size')})."
     ),
     grad_accum: Optional[int] = typer.Option(
-        None, "--grad-accum", help="Gradient accumulation steps (default 1)."
+        None, "--grad-accum", help=f"Gradient accumulation steps (default {_train('grad_accum')})."
     ),
     max_length: Optional[int] = typer.Option(
-        None, "--max-length", help="Longer samples are dropped and counted, never cut (default 2048)."
+        None, "--max-length", help="Longer samples are dropped and counted, never cut "
+        f"(default {_train('max_length')})."
     ),
-    precision: Optional[str] = typer.Option(None, "--precision", help="bf16 (default) or fp32."),
+    precision: Optional[str] = typer.Option(None, "--precision", help=f"bf16 or fp32 (default {_train('precision')})."),
     gradient_checkpointing: bool = typer.Option(
         False, "--gradient-checkpointing", help="Trade compute for memory."
     ),
     seed: Optional[int] = typer.Option(
-        None, "--seed", help="Seed for init, shuffling and dropout (default 0)."
+        None, "--seed", help=f"Seed for init, shuffling and dropout (default {_train('seed')})."
     ),
     no_eos_on_refusal: bool = typer.Option(
         False,
@@ -131,7 +144,7 @@ def train_cmd(
         "the paper's refusal sentence (the paper's recipe; llava: its exact rule).",
     ),
     save_every: Optional[int] = typer.Option(
-        None, "--save-every", help="Checkpoint every N steps (default 500; 0 = never)."
+        None, "--save-every", help=f"Checkpoint every N steps (default {_train('save_every')}; 0 = never)."
     ),
     keep_checkpoints: bool = typer.Option(
         False, "--keep-checkpoints", help="Keep checkpoints after finishing."
@@ -253,7 +266,8 @@ def generate_cmd(
     backend: Optional[str] = typer.Option(
         None,
         "--backend",
-        help="hf (transformers, default), openai (any OpenAI-compatible endpoint) or vllm (optional extra).",
+        help="hf (transformers), openai (any OpenAI-compatible endpoint) or vllm (optional extra); default "
+        f"{_gen('backend')}.",
     ),
     family: Optional[str] = typer.Option(
         None, "--family", help="Model family (default: from the model's config)."
@@ -262,22 +276,22 @@ def generate_cmd(
         None, "--processor", help="Load the processor from here instead."
     ),
     batch_size: Optional[int] = typer.Option(
-        None, "--batch-size", help="Prompts per batch (openai: requests in flight; default 16)."
+        None, "--batch-size", help=f"Prompts per batch (openai: requests in flight; default {_gen('batch_size')})."
     ),
     max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", help="Most tokens to generate "
-                                                 "(default 256)."),
+                                                 f"(default {_gen('max_new_tokens')})."),
     min_new_tokens: Optional[int] = typer.Option(None, "--min-new-tokens", help="Fewest tokens to generate "
-                                                 "(default 0)."),
+                                                 f"(default {_gen('min_new_tokens')})."),
     sample: bool = typer.Option(False, "--sample", help="Sample instead of greedy decoding."),
     temperature: Optional[float] = typer.Option(None, "--temperature", help="Sampling temperature (with "
-                                                "--sample; default 1.0)."),
+                                                f"--sample; default {_gen('temperature')})."),
     top_p: Optional[float] = typer.Option(None, "--top-p", help="Nucleus sampling mass (with --sample; "
-                                          "default 1.0)."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Sampling seed (default 0)."),
+                                          f"default {_gen('top_p')})."),
+    seed: Optional[int] = typer.Option(None, "--seed", help=f"Sampling seed (default {_gen('seed')})."),
     system_prompt: Optional[str] = typer.Option(
         None, "--system-prompt", help="A system message before each prompt."
     ),
-    dtype: Optional[str] = typer.Option(None, "--dtype", help="hf: float32 (default), bfloat16 or float16."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help=f"hf: float32, bfloat16 or float16 (default {_gen('dtype')})."),
     device: Optional[str] = typer.Option(
         None, "--device", help="hf: cuda, cpu, ... (default: cuda if available)."
     ),
@@ -288,16 +302,17 @@ def generate_cmd(
     ),
     limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N samples (smoke tests)."),
     api_base: Optional[str] = typer.Option(None, "--api-base", help="openai: endpoint base URL (default "
-                                           "http://127.0.0.1:8000/v1)."),
+                                           f"{_gen('api_base')})."),
     api_key_env: Optional[str] = typer.Option(
         None,
         "--api-key-env",
-        help="openai: environment variable holding the API key, never written anywhere (default OPENAI_API_KEY).",
+        help="openai: environment variable holding the API key, never written anywhere (default "
+        f"{_gen('api_key_env')}).",
     ),
     timeout: Optional[float] = typer.Option(
-        None, "--timeout", help="openai: seconds one request may take in all, body included (default 120)."
+        None, "--timeout", help=f"openai: seconds one request may take in all, body included (default {_gen('timeout_s')})."
     ),
-    retries: Optional[int] = typer.Option(None, "--retries", help="openai: retries of a failed request (default 3)."),
+    retries: Optional[int] = typer.Option(None, "--retries", help=f"openai: retries of a failed request (default {_gen('retries')})."),
     trust_remote_code: bool = typer.Option(
         False, "--trust-remote-code", help="Allow the model folder's own code."
     ),

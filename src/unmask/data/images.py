@@ -6,16 +6,17 @@ so it cannot escape it) or a synthetic reference that the mix ablations write in
 - ``unmask://blank?size=N``            a white N x N image (default 336)
 - ``unmask://noise?seed=S&size=N``     uniform RGB noise from seed S (same seed, same pixels)
 
-Every failure is an :class:`~unmask.errors.UnmaskError` with one line naming the reference.
+The syntax is parsed and built in :mod:`unmask.data.synthetic` only; this module draws the pixels. Every
+failure is an :class:`~unmask.errors.UnmaskError` with one line naming the reference.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
-from urllib.parse import parse_qs, urlparse
 
 from ..errors import UnmaskError
+from .synthetic import SCHEME, is_synthetic, parse_synthetic
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -23,17 +24,9 @@ if TYPE_CHECKING:
 __all__ = ["RASTER_FORMATS", "SCHEME", "ImageTooLarge", "decode_check", "is_synthetic", "open_image",
            "parse_synthetic", "pil_open"]
 
-SCHEME = "unmask://"
-_MAX_SYNTH = 4096
-_MAX_SEED = 2**64 - 1
 # The raster formats a picture may be in. PIL would otherwise identify a file by its content, whatever its
 # name, and open EPS / PostScript (by running Ghostscript), PDF, SVG-ish and dozens of exotic formats.
 RASTER_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
-_PARAMS = {"blank": {"size"}, "noise": {"seed", "size"}}
-
-
-def is_synthetic(ref: str) -> bool:
-    return ref.startswith(SCHEME)
 
 
 class ImageTooLarge(ValueError):
@@ -64,36 +57,6 @@ def decode_check(path: str | Path) -> None:
     passes it). Raises :class:`ImageTooLarge` or PIL's own error."""
     with pil_open(path) as im:
         im.load()
-
-
-def parse_synthetic(ref: str) -> tuple[str, int, int]:
-    """``(kind, size, seed)`` of an ``unmask://`` reference; ``ValueError`` naming what is wrong (an unknown
-    kind or parameter, a repeated one, a value that is not an integer or out of range)."""
-    url = urlparse(ref)
-    kind = url.netloc
-    if kind not in _PARAMS:
-        raise ValueError(f"unknown synthetic image {kind!r} (expected blank or noise)")
-    if url.path not in ("", "/") or url.params or url.fragment:
-        raise ValueError(f"malformed synthetic image {ref!r} (expected {SCHEME}blank?size=N or "
-                         f"{SCHEME}noise?seed=S&size=N)")
-    try:
-        query = parse_qs(url.query, keep_blank_values=True, strict_parsing=bool(url.query))
-    except ValueError:
-        raise ValueError(f"synthetic image {ref!r}: malformed parameters") from None
-    for name, values in query.items():
-        if name not in _PARAMS[kind]:
-            raise ValueError(f"synthetic image {ref!r}: unknown parameter {name!r} (known: "
-                             f"{', '.join(sorted(_PARAMS[kind]))})")
-        if len(values) > 1:
-            raise ValueError(f"synthetic image {ref!r}: {name} given {len(values)} times")
-    values = {}
-    for name, default, low, high in (("size", 336, 1, _MAX_SYNTH), ("seed", 0, 0, _MAX_SEED)):
-        raw = query.get(name, [str(default)])[0]
-        if not (raw.isascii() and raw.isdigit() and low <= int(raw) <= high):
-            raise ValueError(f"synthetic image {ref!r}: {name} must be between {low} and {high} "
-                             f"(a whole number), not {raw!r}")
-        values[name] = int(raw)
-    return kind, values["size"], values["seed"]
 
 
 def _synthetic(ref: str) -> Image.Image:

@@ -12,11 +12,8 @@ from pathlib import Path
 
 __all__ = ["SYNTHETIC_PREFIX", "PathChecker", "check_image_file", "is_synthetic", "resolve_image"]
 
-SYNTHETIC_PREFIX = "unmask://"  # generated images (mix ablations): unmask://blank?size=N, unmask://noise?...
-
-
-def is_synthetic(image: str) -> bool:
-    return image.startswith(SYNTHETIC_PREFIX)
+from .synthetic import SCHEME as SYNTHETIC_PREFIX  # generated images (mix ablations): blank / noise refs
+from .synthetic import is_synthetic
 
 
 def resolve_image(image: str, root: Path) -> Path:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "IMAGE",
+    "MEASURES",
     "Conversation",
     "Generation",
     "Sample",
@@ -25,6 +26,8 @@ __all__ = [
 IMAGE = "<image>"
 Role = Literal["system", "user", "assistant"]
 VERDICTS = ("refused", "complied", "unjudged")
+MEASURES = ("refusal", "harm")  # what a judge's verdicts say (see unmask.judges)
+Measure = Literal["refusal", "harm"]
 
 
 class _Strict(BaseModel):
@@ -87,6 +90,9 @@ class Generation(_Strict):
     category: str = ""
     attack: str = ""
     harmful: bool | None = None
+    model_fingerprint: str = Field("", description="the backend's fingerprint of the model (weights, adapter, "
+                                   "endpoint) that answered; part of the resume key. Empty in files written "
+                                   "before it was recorded")
 
 
 class Verdict(_Strict):
@@ -100,3 +106,6 @@ class Verdict(_Strict):
     judge_version: str = ""
     reason: str = ""
     score: float | None = None
+    measures: Measure | None = Field(
+        None, description="what the judge decides: 'refusal' (did the model refuse?) or 'harm' (is the answer "
+        "harmful?); see unmask.judges. None in files written before it was recorded (read as 'refusal')")

@@ -2,8 +2,8 @@
 
 Images travel as base64 data URLs; ``batch_size`` requests in flight, through the one HTTP client
 (:mod:`unmask.http`): a total deadline per request (``timeout_s``, wall clock, even when a server trickles
-bytes), retries of transient failures with jittered backoff and ``Retry-After``, no redirect to another
-origin. The API key is read from the environment variable named by ``api_key_env`` and sent as a bearer
+bytes), retries of transient failures under its one policy (:class:`unmask.http.RetryPolicy`: jittered
+backoff from 1 s, ``Retry-After`` when longer), no redirect to another origin. The API key is read from the environment variable named by ``api_key_env`` and sent as a bearer
 token; it is never written to rows, manifests or error messages. A request that fails for good stops the
 run with one line naming the sample and the reason; whatever finished is in the journal, so a rerun resumes.
 """
@@ -20,7 +20,7 @@ from ..data.images import is_synthetic, open_image
 from ..data.records import Sample
 from ..data.store import content_key
 from ..errors import UnmaskError
-from ..http import CallFailed, ChatEndpoint, Reply
+from ..http import CallFailed, ChatEndpoint, Reply, RetryPolicy
 from .config import GenerateConfig
 
 __all__ = ["OpenAIBackend", "image_data_url"]
@@ -57,7 +57,7 @@ class OpenAIBackend:
         self.cfg = cfg
         self.root = Path(cfg.bench)
         self.endpoint = ChatEndpoint(cfg.api_base, api_key_env=cfg.api_key_env, timeout=cfg.timeout_s,
-                                     retries=cfg.retries, backoff=0.5, max_wait=60.0, option="--api-base")
+                                     retry=RetryPolicy(retries=cfg.retries), option="--api-base")
         self.url = self.endpoint.url
         self.fingerprint = content_key({"api_base": cfg.api_base, "model": cfg.model})[:16]
         self._pool = ThreadPoolExecutor(max_workers=cfg.batch_size, thread_name_prefix="unmask-openai")

@@ -29,6 +29,7 @@ import orjson
 
 from ..data.records import Verdict
 from ..errors import UnmaskError
+from ..http import RetryPolicy
 from . import Judge, JudgeItem, judge
 from .guards import FORMATS, GuardFormat
 
@@ -59,7 +60,7 @@ class GuardJudge(Judge):
                  judge_model: str | None = None, device: str = "auto", batch_size: int = 8,
                  max_new_tokens: int | None = None, trust_remote_code: bool = False,
                  api_key_env: str = "OPENAI_API_KEY", concurrency: int = 8, timeout: float = 60.0,
-                 retries: int = 4, backoff: float = 1.0, cache_dir: str | Path | None = None, cache: bool = True):
+                 retries: int = RetryPolicy.retries, backoff: float = RetryPolicy.backoff, cache_dir: str | Path | None = None, cache: bool = True):
         self.fmt = FORMATS[self.format_name]
         self.max_new_tokens = max_new_tokens or self.fmt.max_new_tokens
         if bool(model_path) == bool(base_url):

@@ -1,5 +1,5 @@
-"""The ``llm`` judge's chat client: :class:`unmask.http.ChatEndpoint` (deadline, retries, no redirects
-elsewhere) plus an on-disk response cache.
+"""The ``llm`` judge's chat client: :class:`unmask.http.ChatEndpoint` (deadline, the one retry policy
+:class:`unmask.http.RetryPolicy`, no redirects elsewhere) plus an on-disk response cache.
 
 The cache key is a sha256 of the URL and the request body (model, messages, limits), never the API key.
 Only answers are cached, not failures, so a rerun asks again what failed.
@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from ..http import CallFailed, ChatEndpoint
+from ..http import CallFailed, ChatEndpoint, RetryPolicy
 
 __all__ = ["CallFailed", "ChatClient"]
 
@@ -23,10 +23,11 @@ class ChatClient:
     """:meth:`complete` returns the judge model's answer text or raises :class:`CallFailed`."""
 
     def __init__(self, base_url: str, model: str, *, api_key_env: str = "OPENAI_API_KEY",
-                 timeout: float = 60.0, retries: int = 4, backoff: float = 1.0, max_wait: float = 120.0,
+                 timeout: float = 60.0, retries: int = RetryPolicy.retries, backoff: float = RetryPolicy.backoff,
+                 max_wait: float = RetryPolicy.max_wait,
                  max_tokens: int = 16, cache_dir: str | Path | None = None):
-        self.endpoint = ChatEndpoint(base_url, api_key_env=api_key_env, timeout=timeout, retries=retries,
-                                     backoff=backoff, max_wait=max_wait)
+        self.endpoint = ChatEndpoint(base_url, api_key_env=api_key_env, timeout=timeout,
+                                     retry=RetryPolicy(retries=retries, backoff=backoff, max_wait=max_wait))
         self.url = self.endpoint.url
         self.model = model
         self.max_tokens = max_tokens

@@ -22,6 +22,7 @@ import orjson
 
 from ..data.records import Verdict
 from ..errors import UnmaskError
+from ..http import RetryPolicy
 from . import Judge, JudgeItem, judge
 from .http import CallFailed, ChatClient
 from .templates import _SCENARIOS, TEMPLATES
@@ -51,7 +52,7 @@ class LLMJudge(Judge):
 
     def __init__(self, base_url: str | None = None, judge_model: str | None = None, template: str = "harmbench",
                  api_key_env: str = "OPENAI_API_KEY", concurrency: int = 8, timeout: float = 60.0,
-                 retries: int = 4, backoff: float = 1.0, max_tokens: int = 16,
+                 retries: int = RetryPolicy.retries, backoff: float = RetryPolicy.backoff, max_tokens: int = 16,
                  cache_dir: str | Path | None = None, cache: bool = True):
         if not base_url:
             raise UnmaskError("judge 'llm' needs --base-url (an OpenAI-compatible endpoint, e.g. http://localhost:8000/v1)")

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..data.records import VERDICTS
+from ..data.records import MEASURES, VERDICTS
 from ..data.store import iter_jsonl
 from ..errors import UnmaskError, short
 from .stats import agreement, bootstrap_ci, wilson
@@ -15,7 +15,6 @@ from .stats import agreement, bootstrap_ci, wilson
 __all__ = ["FORMAT_VERSION", "compare_judges", "compute_metrics", "judge_label", "read_verdicts"]
 
 FORMAT_VERSION = 1
-MEASURES = ("refusal", "harm")  # what a judge's verdicts say (see unmask.judges)
 
 
 def judge_label(judge: dict[str, Any] | str | None) -> str:

@@ -21,50 +21,16 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Sequence
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..data.records import IMAGE, Conversation, Turn
-from .refusals import DEFAULT_REFUSAL
+from ..data.synthetic import synthetic_ref
+from .settings import MixConfig
 
 __all__ = ["MixConfig", "MixItem", "apply_plan", "make_refusal", "pick_curated", "plan_arrays", "plan_mix", "refusal_parts", "refuse_item",
            "round_half_up"]
-
-ImageMode = Literal["keep", "blank", "noise", "remove"]
-
-
-class MixConfig(BaseModel):
-    """Settings of one mixture. Exactly one of ``fraction`` or (``rejections``, ``keep``) is given."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    fraction: float | None = Field(None, description="share of records whose replies become refusals")
-    rejections: int | None = Field(None, ge=0, description="counts mode: records that become refusals")
-    keep: int | None = Field(None, ge=0, description="counts mode: untouched records")
-    seed: int = 0
-    refusals: list[str] = Field(default_factory=lambda: [DEFAULT_REFUSAL], min_length=1)
-    all_turns: bool = False
-    refusal_image: ImageMode = "keep"
-    same_ids: bool = False
-    curated_count: int | None = Field(None, ge=0)
-    ablation_size: int = Field(336, ge=1, le=4096)
-
-    @model_validator(mode="after")
-    def _one_mode(self) -> MixConfig:
-        counts = self.rejections is not None or self.keep is not None
-        if self.fraction is None and not counts:
-            raise ValueError("give --fraction P, or --rejections R with --keep K")
-        if self.fraction is not None and counts:
-            raise ValueError("--fraction and --rejections/--keep are two modes; give one")
-        if counts and (self.rejections is None or self.keep is None):
-            raise ValueError("counts mode needs both --rejections and --keep")
-        if self.fraction is not None and not 0.0 <= self.fraction <= 1.0:
-            raise ValueError(f"--fraction must be within [0, 1], got {self.fraction}")
-        if self.same_ids and self.rejections is not None and self.keep is not None and self.rejections > self.keep:
-            raise ValueError("--same-ids needs --rejections <= --keep (refusals are copies of kept records)")
-        return self
 
 
 class MixItem(NamedTuple):
@@ -174,9 +140,9 @@ def plan_mix(n_main: int, cfg: MixConfig, n_refusal_pool: int | None = None) -> 
 def _image_ref(cfg: MixConfig, rng: _Stream) -> str | None:
     size = cfg.ablation_size
     if cfg.refusal_image == "blank":
-        return f"unmask://blank?size={size}"
+        return synthetic_ref("blank", size)
     if cfg.refusal_image == "noise":
-        return f"unmask://noise?seed={rng.randrange(2**31)}&size={size}"
+        return synthetic_ref("noise", size, seed=rng.randrange(2**31))
     return None
 
 

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import orjson
-from pydantic import ValidationError
 
 from ..data.formats import check_image_markers, detect_format, read_records, to_llava, write_records
 from ..data.paths import PathChecker, check_image_file, is_synthetic, resolve_image
@@ -23,6 +22,7 @@ from ..data.store import atomic_path, sha256_file, write_manifest
 from ..errors import UnmaskError, where
 from .method import MixConfig, MixItem, apply_plan, pick_curated, plan_arrays, plan_mix, refusal_parts
 from .output import Rebase
+from .settings import make_config  # re-exported: the one builder of MixConfig
 from .vlguard import curated_records
 
 __all__ = ["MixResult", "make_config", "run_mix"]
@@ -32,14 +32,6 @@ class MixResult(dict):
     """Counts of a finished mix (also written to the manifest); ``warnings``: lines for stderr."""
 
     warnings: list[str]
-
-
-def make_config(**kwargs: object) -> MixConfig:
-    try:
-        return MixConfig(**kwargs)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise UnmaskError(f"mix: {err['msg'].removeprefix('Value error, ')}") from None
 
 
 def _read_all(sources: Sequence[Path], fmt: str | None, image_root: Path | None, check_images: bool) -> list[Conversation]:

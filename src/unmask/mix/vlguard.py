@@ -21,13 +21,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, get_args
 
 from ..data.records import IMAGE, Conversation, Turn
 from ..data.store import read_json
 from ..errors import UnmaskError, where
 
-__all__ = ["VLGuardPair", "curated_records", "iter_vlguard", "vlguard_conversations", "vlguard_llava_format"]
+__all__ = ["CuratedLayout", "VLGuardPair", "curated_records", "iter_vlguard", "vlguard_conversations", "vlguard_llava_format"]
 
 _KINDS = ("safe_instruction", "unsafe_instruction", "instruction")
 SUBSET_OF = {("safe", "safe_instruction"): "safe_safes", ("safe", "unsafe_instruction"): "safe_unsafes",
@@ -170,13 +170,16 @@ def vlguard_llava_format(path: str | Path, data: list[Any] | None = None) -> lis
     return out
 
 
+CuratedLayout = Literal["auto", "llava", "pairs"]  # --curated-layout, a recipe's data.curated_layout
+
+
 def curated_records(path: str | Path, layout: str = "auto") -> tuple[list[Conversation], str, list[str]]:
     """Read a curated set: VLGuard's LLaVA-format train file (records as they are) or its raw train.json,
     either one record per instruction-response pair (``pairs``, the default for a raw file) or converted
     as VLGuard's ``convert_to_llava_format.py`` does (``llava``: the paper's 2,000 records). Returns
     (records, layout 'llava' | 'pairs', warnings)."""
     path = Path(path)
-    if layout not in ("auto", "llava", "pairs"):
+    if layout not in get_args(CuratedLayout):
         raise UnmaskError(f"curated layout must be auto, llava or pairs, not {layout!r}")
     data = _load_list(path)
     if not data:

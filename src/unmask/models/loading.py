@@ -145,11 +145,12 @@ def _dry_run(fam: Family, model: Any, processor: Any, where: str) -> None:
     """One short forward pass with one image: catches image-token / vision-tower mismatches up front."""
     import torch
 
+    from ..data.synthetic import synthetic_ref
     from .batching import Encoder, collate
 
     enc = Encoder(fam, processor)
     try:
-        item = enc.encode_prompt("check", "hi", ["unmask://blank?size=64"])
+        item = enc.encode_prompt("check", "hi", [synthetic_ref("blank", 64)])
         batch = collate([item], enc.tokenizer.pad_token_id or 0)
         device = next(model.parameters()).device
         dtype = next(model.parameters()).dtype

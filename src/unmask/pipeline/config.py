@@ -10,14 +10,16 @@ from __future__ import annotations
 import itertools
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import UnmaskError, short
+from ..mix.settings import MixConfig, MixSettings
+from ..mix.vlguard import CuratedLayout
 from .yamlload import load_yaml_file, load_yaml_text
 
-__all__ = ["Branch", "Experiment", "expand_branches", "load_experiment"]
+__all__ = ["Branch", "Experiment", "MixSpec", "expand_branches", "load_experiment"]
 
 
 # Labels and names become folder names (RUN/results/<model>/<bench>/<judge>, runs/<name>): names, not paths.
@@ -54,24 +56,22 @@ class DataSpec(_Strict):
                                                   "file, as the paper, or train.json)")
     curated_images: str | None = Field(None, description="folder the curated set's image paths are relative to "
                                                          "(under image_root), e.g. data/images/vlguard")
-    curated_layout: Literal["auto", "llava", "pairs"] = Field(
+    curated_layout: CuratedLayout = Field(
         "auto", description="auto | llava (a raw train.json converted as VLGuard's script does) | pairs")
 
 
-class MixSpec(_Strict):
-    """The mix settings of one branch (see ``unmask mix --help``)."""
+class MixSpec(MixSettings):
+    """The mix settings of one branch: :class:`unmask.mix.settings.MixSettings` (the fields of ``unmask mix``,
+    declared there once), plus what a recipe names its own way."""
 
-    fraction: float | None = None
-    rejections: int | None = None
-    keep: int | None = None
     refusals: str | None = Field(None, description="refusal bank file, one per line")
     refusal: str | None = Field(None, description="one refusal sentence instead of the default (the paper's)")
-    all_turns: bool = False
-    refusal_image: Literal["keep", "blank", "noise", "remove"] = "keep"
-    same_ids: bool = False
     curated: bool = Field(False, description="add the curated set (data.curated) to this branch")
-    curated_count: int | None = None
-    use_refusal_source: bool = False
+    use_refusal_source: bool = Field(False, description="take the refusal records from data.refusal_source")
+
+    def method_settings(self) -> dict[str, Any]:
+        """The settings :class:`~unmask.mix.settings.MixConfig` takes as they are (the rest are resolved)."""
+        return self.model_dump(include=set(MixSettings.model_fields))
 
 
 class Branch(_Strict):
@@ -189,9 +189,7 @@ def _check_mix(exp: Experiment, br: Branch) -> None:
     """Validate a branch's mix as ``unmask mix`` would, naming the YAML key (not the CLI flag) that is wrong."""
     if br.mix is None:
         return
-    from ..mix.method import MixConfig
-
-    spec = br.mix.model_dump(exclude={"refusals", "refusal", "curated", "use_refusal_source"})
+    spec = br.mix.method_settings()
     if br.mix.refusal is not None:
         spec["refusals"] = [br.mix.refusal]
     try:

@@ -19,7 +19,7 @@ import yaml
 
 from ..data.store import atomic_write_bytes
 from ..errors import UnmaskError
-from .config import Branch, Experiment, expand_branches
+from .config import Branch, Experiment, MixSpec, expand_branches
 from .graph import Plan, Stage, stage
 
 __all__ = ["PlannedRun", "build_plan", "validate_plan"]
@@ -267,11 +267,10 @@ def _mix(st: Stage, out: Path, deps: dict[str, Path], ctx: Any) -> None:
     from ..mix.refusals import load_bank
     from ..mix.run import make_config, run_mix
 
-    spec = dict(st.params["mix"])
+    mix = MixSpec(**st.params["mix"])
+    spec = mix.method_settings()
     refusals = _resolve(st.params["refusals"], st, deps)
-    refusal = spec.pop("refusal", None)
-    for k in ("refusals", "curated", "use_refusal_source"):
-        spec.pop(k)
+    refusal = mix.refusal
     if refusals and refusal:
         raise UnmaskError("mix: give refusals (a bank file) or refusal (one sentence), not both")
     if refusals:

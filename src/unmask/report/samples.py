@@ -27,8 +27,8 @@ from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
-from ..data.images import SCHEME
 from ..data.store import iter_jsonl
+from ..data.synthetic import is_synthetic
 from ..metrics.sources import follow_manifests, manifest_inputs, resolve_source
 from .collect import Entry
 
@@ -120,7 +120,7 @@ def _image_key(image: str | None, samples: Path | None) -> str | None:
     """Where a sample's image is: a path resolved under its benchmark folder, or the synthetic reference."""
     if not image or samples is None:
         return None
-    return image if image.startswith(SCHEME) else str((samples.parent / image).resolve())
+    return image if is_synthetic(image) else str((samples.parent / image).resolve())
 
 
 def _cut(text: Any, max_chars: int) -> str:
@@ -183,7 +183,7 @@ def thumbnail(path: str | Path, size: int = THUMB) -> bytes | None:
     None when it cannot be read as a raster image (opened through :func:`unmask.data.images.pil_open` only)."""
     from PIL import Image
 
-    from ..data.images import is_synthetic, open_image, pil_open
+    from ..data.images import open_image, pil_open
 
     try:
         if is_synthetic(str(path)):
@@ -212,7 +212,7 @@ def _round_robin(rows: list[dict[str, Any]]) -> Iterator[str]:
         p = r["_abs"]
         if p and p not in seen:
             seen.add(p)
-            by_bench.setdefault(str(r["f"]) if p.startswith(SCHEME) else str(Path(p).parent), []).append(p)
+            by_bench.setdefault(str(r["f"]) if is_synthetic(p) else str(Path(p).parent), []).append(p)
     for group in zip_longest(*by_bench.values()):
         yield from (p for p in group if p is not None)
 
@@ -231,7 +231,7 @@ def gather_samples(entries: list[Entry], roots: list[Path], *, image_budget: int
     spent, keys = 0, {}
     for p in _round_robin(out.rows):
         out.n_images += 1
-        readable = p.startswith(SCHEME) or allowed.inside(Path(p))
+        readable = is_synthetic(p) or allowed.inside(Path(p))
         data = thumbnail(p, thumb) if spent < image_budget and readable else None
         url = "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii") if data else None
         if url is None or spent + len(url) > image_budget:
