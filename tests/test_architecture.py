@@ -63,7 +63,6 @@ KNOWN: tuple[tuple[str, str, str], ...] = (
     # formats.py is being split (fastpath, whose data/paths.py takes the image-root policy out of formats): the
     # image opener asks formats for the path policy, the writers import the converters of the module that
     # re-exports them
-    ("unmask.data.images", "unmask.data.formats", "fastpath"),
     ("unmask.data.formats_write", "unmask.data.formats", "fastpath"),
     ("unmask.data.formats_trl", "unmask.data.formats", "fastpath"),
 )

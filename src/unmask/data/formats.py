@@ -32,7 +32,8 @@ import orjson
 from ..errors import UnmaskError, where
 from .formats_detect import detect_format, is_array
 from .formats_rows import check_image_markers, conversation_from_row, to_llava, to_messages
-from .paths import SYNTHETIC_PREFIX, check_image_file, is_synthetic, resolve_image
+from .images import check_image_file
+from .paths import SYNTHETIC_PREFIX, is_synthetic, resolve_image
 from .records import Conversation
 
 __all__ = [

@@ -94,3 +94,15 @@ def open_image(ref: str, root: str | Path | None = None) -> Image.Image:
         raise UnmaskError(f"image {ref!r} ({path}): {exc}") from None
     except Exception as exc:  # PIL raises many types for corrupt files
         raise UnmaskError(f"image {ref!r} ({path}): cannot be decoded ({type(exc).__name__})") from None
+
+
+def check_image_file(real: Path, shown: str) -> None:
+    """The image exists and every pixel decodes (``ValueError`` naming ``shown`` otherwise)."""
+    if not real.is_file():
+        raise ValueError(f"image {shown!r} not found")
+    try:
+        decode_check(real)  # every pixel: verify() passes a JPEG cut in half
+    except ImageTooLarge as exc:
+        raise ValueError(f"image {shown!r}: {exc}") from None
+    except Exception as exc:  # PIL raises many types for corrupt files
+        raise ValueError(f"image {shown!r} cannot be decoded ({type(exc).__name__})") from None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["SYNTHETIC_PREFIX", "PathChecker", "check_image_file", "is_synthetic", "resolve_image"]
+__all__ = ["SYNTHETIC_PREFIX", "PathChecker", "is_synthetic", "resolve_image"]
 
 from .synthetic import SCHEME as SYNTHETIC_PREFIX  # generated images (mix ablations): blank / noise refs
 from .synthetic import is_synthetic
@@ -26,20 +26,6 @@ def resolve_image(image: str, root: Path) -> Path:
     if real != root_real and root_real not in real.parents:
         raise ValueError(f"image path {image!r} escapes the image root {str(root)!r}")
     return real
-
-
-def check_image_file(real: Path, shown: str) -> None:
-    """The image exists and every pixel decodes (``ValueError`` naming ``shown`` otherwise)."""
-    if not real.is_file():
-        raise ValueError(f"image {shown!r} not found")
-    from .images import ImageTooLarge, decode_check
-
-    try:
-        decode_check(real)  # every pixel: verify() passes a JPEG cut in half
-    except ImageTooLarge as exc:
-        raise ValueError(f"image {shown!r}: {exc}") from None
-    except Exception as exc:  # PIL raises many types for corrupt files
-        raise ValueError(f"image {shown!r} cannot be decoded ({type(exc).__name__})") from None
 
 
 class PathChecker:

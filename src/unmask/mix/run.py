@@ -15,7 +15,8 @@ from pathlib import Path
 import orjson
 
 from ..data.formats import check_image_markers, detect_format, read_records, to_llava, write_records
-from ..data.paths import PathChecker, check_image_file, is_synthetic, resolve_image
+from ..data.images import check_image_file
+from ..data.paths import PathChecker, is_synthetic, resolve_image
 from ..data.records import Conversation
 from ..data.rows import LLAVA_NAMES, llava_row
 from ..data.store import atomic_path, sha256_file, write_manifest
