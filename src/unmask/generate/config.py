@@ -9,10 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..data.records import Sample
 from ..errors import UnmaskError, where
+from .backend import BACKENDS
 
 __all__ = ["BACKENDS", "GenerateConfig", "parse_shard", "read_bench", "shard_slice"]
 
-BACKENDS = ("hf", "openai", "vllm")
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -49,7 +49,7 @@ class GenerateConfig(BaseModel):
     adapter: str | None = None
     family: str | None = None
     processor: str | None = None
-    backend: Literal["hf", "openai", "vllm"] = "hf"
+    backend: str = Field("hf", description="hf, openai, vllm, or one a plugin registers (unmask.generate.backend)")
     batch_size: int = Field(16, ge=1)
     max_new_tokens: int = Field(256, ge=1)
     min_new_tokens: int = Field(0, ge=0)
@@ -68,6 +68,13 @@ class GenerateConfig(BaseModel):
     timeout_s: float = Field(120.0, gt=0)
     retries: int = Field(3, ge=0)
     progress: bool = True
+
+    @field_validator("backend")
+    @classmethod
+    def _backend(cls, v: str) -> str:
+        if v not in BACKENDS:
+            raise ValueError(f"unknown backend {v!r} (choose from {', '.join(BACKENDS)})")
+        return v
 
     @field_validator("shard")
     @classmethod
