@@ -109,7 +109,11 @@ def test_builtins_of_each_kind_load_on_demand():
         GenerateConfig(model="m", bench="b", out="o", backend="vllm")
         assert "unmask.generate.vllm" not in sys.modules and "unmask.generate.hf" not in sys.modules
         assert "unmask.models.builtin" not in sys.modules
+        from unmask.models.registry import FAMILIES
+        declared = dict(FAMILIES._aliases)  # the lazy table's aliases, before unmask.models.builtin is imported
         assert get_family("qwen2.5-vl").name == "qwen2_vl"  # an alias resolves before its module is imported
+        from unmask.models import families
+        assert declared == {a: n for n, f in families().items() for a in f.aliases}, declared
         assert "torch" not in sys.modules
         print("ok")
     """)
@@ -204,8 +208,10 @@ def plugin(tmp_path, monkeypatch):
 
 
 def test_plugin_names_resolve_through_every_registry(plugin, tmp_path):
+    from pydantic import ValidationError
+
     from unmask.attacks import get_attack, get_loader
-    from unmask.generate import GenerateConfig, make_backend
+    from unmask.generate import Backend, GenerateConfig, make_backend
     from unmask.judges import available, get_judge
     from unmask.models import detect_family, families, get_family
 
@@ -219,7 +225,10 @@ def test_plugin_names_resolve_through_every_registry(plugin, tmp_path):
     (tmp_path / "m" / "config.json").write_text('{"model_type": "plugmodel"}')
     assert detect_family(str(tmp_path / "m")).name == "plug-family"
     cfg = GenerateConfig(model="m", bench="b", out="o", backend="plug-backend")
-    assert make_backend(cfg).fingerprint == "plug"
+    b = make_backend(cfg)
+    assert isinstance(b, Backend) and b.fingerprint == "plug"
+    with pytest.raises(ValidationError, match=r"backend\n  unknown backend 'nope' \(choose from hf, openai, plug-backend"):
+        GenerateConfig(model="m", bench="b", out="o", backend="nope")
 
 
 def test_plugin_names_resolve_under_unmask_run(plugin, tmp_path, run_cli):

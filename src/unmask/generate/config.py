@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from ..data.records import Sample
 from ..errors import UnmaskError, where
@@ -72,8 +73,11 @@ class GenerateConfig(BaseModel):
     @field_validator("backend")
     @classmethod
     def _backend(cls, v: str) -> str:
-        if v not in BACKENDS:
-            raise ValueError(f"unknown backend {v!r} (choose from {', '.join(BACKENDS)})")
+        if v not in BACKENDS:  # the registry's own message, without pydantic's "Value error, " in front
+            try:
+                BACKENDS.get(v)
+            except UnmaskError as exc:
+                raise PydanticCustomError("unknown_backend", "{msg}", {"msg": str(exc)}) from None
         return v
 
     @field_validator("shard")
