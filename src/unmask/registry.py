@@ -128,8 +128,9 @@ class Registry(Generic[T]):
         """The object named ``name``; plugins are loaded before giving up; unknown names are a one-line error."""
         with self._lock:
             obj = self._resolve(name)
-            if obj is None:
-                load_plugins()
+        if obj is None:
+            load_plugins()  # outside this registry's lock: a plugin registers into several registries
+            with self._lock:
                 obj = self._resolve(name)
         if obj is None:
             raise UnmaskError(f"unknown {self.kind} {name!r} (choose from {', '.join(self.names())})")
