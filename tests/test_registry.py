@@ -192,6 +192,7 @@ def _fake_entry_points(monkeypatch, *eps: tuple[str, str, str]):
 
     monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
     monkeypatch.setattr(reg, "_plugins_loaded", False)
+    monkeypatch.setattr(reg, "_plugins_error", None)  # restored afterwards, so a broken fake leaves nothing behind
 
 
 @pytest.fixture
