@@ -137,7 +137,7 @@ class PlugKind(Attack):
     makes_images = False
 
 
-@loader("plug-lines")
+@loader("plug-lines", detect=lambda path: path.suffix == ".plug")
 def plug_lines(path, **options):
     """A plugin's loader: one question per line."""
     return [Question(id=f"q{i}", text=t, where=f"{path}: line {i + 1}")
@@ -211,7 +211,7 @@ def plugin(tmp_path, monkeypatch):
 def test_plugin_names_resolve_through_every_registry(plugin, tmp_path):
     from pydantic import ValidationError
 
-    from unmask.attacks import get_attack, get_loader
+    from unmask.attacks import detect_loader, get_attack, get_loader
     from unmask.generate import Backend, GenerateConfig, make_backend
     from unmask.judges import available, get_judge
     from unmask.models import detect_family, families, get_family
@@ -220,6 +220,8 @@ def test_plugin_names_resolve_through_every_registry(plugin, tmp_path):
     assert get_attack("plug-kind").name == "plug-kind"
     assert "unmask_test_plugin" in sys.modules
     assert get_loader("plug-lines").__name__ == "plug_lines"
+    (tmp_path / "q.plug").write_text("one\n")
+    assert detect_loader(tmp_path / "q.plug") == "plug-lines"
     assert get_judge("plug-judge").name == "plug-judge" and "plug-judge" in available()
     assert get_family("plugfam") is get_family("plug-family") and "plug-family" in families()
     (tmp_path / "m").mkdir()

@@ -205,15 +205,19 @@ def detect_loader(path: Path) -> str:
     path = Path(path)
     if not path.exists():
         raise UnmaskError(f"{path}: no such file or folder")
-    load_plugins()  # a plugin's loader may recognise the file
-    for name, fn in list(_DETECTORS.items()):
-        if name not in LOADERS:  # unregistered since
-            continue
-        try:
-            if fn(path):
-                return name
-        except Exception:  # a detector must not break detection for the others
-            continue
+    tried: set[str] = set()
+    for load in (None, load_plugins):  # the registered loaders first; plugins' only when none recognises it
+        if load is not None:
+            load()
+        for name, fn in list(_DETECTORS.items()):
+            if name in tried or name not in LOADERS:  # tried already / unregistered since
+                continue
+            tried.add(name)
+            try:
+                if fn(path):
+                    return name
+            except Exception:  # a detector must not break detection for the others
+                continue
     raise UnmaskError(f"{path}: cannot tell which question set this is; pass --loader "
                       f"({', '.join(LOADERS.names())})")
 
