@@ -27,29 +27,40 @@ from .errors import UnmaskError
 T = TypeVar("T")
 
 PLUGIN_GROUP = "unmask.plugins"
+#: The group ``unmask attack`` read before there was one loader; still read (documented in unmask.attacks).
+LEGACY_GROUPS = ("unmask.attacks",)
 
 _plugins_lock = threading.RLock()
 _plugins_loaded = False
+_plugins_error: str | None = None  # a broken plugin is reported every time plugins are needed, not once
 
 
 def load_plugins() -> None:
-    """Import every ``unmask.plugins`` entry point once (idempotent; a broken plugin is a one-line error)."""
-    global _plugins_loaded
-    with _plugins_lock:
-        if _plugins_loaded:
-            return
-        _plugins_loaded = True
-        from importlib.metadata import entry_points
+    """Import every ``unmask.plugins`` entry point once (idempotent; a broken plugin is a one-line error).
 
-        for ep in entry_points(group=PLUGIN_GROUP):
-            try:
-                obj = ep.load()
-                if callable(obj) and ":" in ep.value:
-                    obj()
-            except UnmaskError:
-                raise
-            except Exception as e:  # noqa: BLE001 -- any plugin failure becomes one line naming the plugin
-                raise UnmaskError(f"plugin {ep.name!r} ({ep.value}) failed to load: {type(e).__name__}: {e}") from e
+    The legacy group ``unmask.attacks`` (a module that registers attack kinds or loaders) is read too.
+    """
+    global _plugins_loaded, _plugins_error
+    with _plugins_lock:
+        if not _plugins_loaded:
+            _plugins_loaded = True
+            _plugins_error = None
+            from importlib.metadata import entry_points
+
+            for ep in [ep for group in (PLUGIN_GROUP, *LEGACY_GROUPS) for ep in entry_points(group=group)]:
+                try:
+                    obj = ep.load()
+                    if callable(obj) and ":" in ep.value:
+                        obj()
+                except UnmaskError as e:
+                    _plugins_error = str(e)
+                    break
+                except Exception as e:  # noqa: BLE001 -- any plugin failure becomes one line naming the plugin
+                    why = " ".join(f"{type(e).__name__}: {e}".split())
+                    _plugins_error = f"plugin {ep.name!r} ({ep.value}) failed to load: {why}"
+                    break
+        if _plugins_error is not None:
+            raise UnmaskError(_plugins_error)
 
 
 class Registry(Generic[T]):
@@ -84,11 +95,21 @@ class Registry(Generic[T]):
 
         return deco
 
-    def lazy(self, name: str, module: str) -> None:
-        """A built-in registered by importing ``module`` the first time ``name`` is asked for."""
+    def lazy(self, name: str, module: str, *, aliases: tuple[str, ...] = ()) -> None:
+        """A built-in registered by importing ``module`` the first time ``name`` (or an alias) is asked for."""
         with self._lock:
             if name not in self._items:
                 self._lazy[name] = module
+            for alias in aliases:
+                self._aliases.setdefault(alias, name)
+
+    def pop(self, name: str, default: T | None = None) -> T | None:
+        """Unregister ``name`` (and its aliases); what was registered, or ``default`` (tests, reloads)."""
+        with self._lock:
+            for alias in [a for a, n in self._aliases.items() if n == name]:
+                del self._aliases[alias]
+            self._lazy.pop(name, None)
+            return self._items.pop(name, default)
 
     # -- resolving -----------------------------------------------------------------------------------------------
     def _resolve(self, name: str) -> T | None:
@@ -107,8 +128,9 @@ class Registry(Generic[T]):
         """The object named ``name``; plugins are loaded before giving up; unknown names are a one-line error."""
         with self._lock:
             obj = self._resolve(name)
-            if obj is None:
-                load_plugins()
+        if obj is None:
+            load_plugins()  # outside this registry's lock: a plugin registers into several registries
+            with self._lock:
                 obj = self._resolve(name)
         if obj is None:
             raise UnmaskError(f"unknown {self.kind} {name!r} (choose from {', '.join(self.names())})")
@@ -144,7 +166,10 @@ class Registry(Generic[T]):
 
 
 def _same_definition(old: Any, new: Any) -> bool:
-    """A class or function defined again by re-importing its module (same qualified name): not a clash."""
+    """A class or function defined again by re-importing its module (same qualified name): not a clash.
+    Instances (a family is registered as one) compare by their classes."""
+    if not hasattr(old, "__qualname__") and not hasattr(new, "__qualname__"):
+        old, new = type(old), type(new)
     return (
         getattr(old, "__module__", None) is not None
         and getattr(old, "__module__", None) == getattr(new, "__module__", object())

@@ -99,7 +99,7 @@ def test_registering_a_judge_by_decorator():
         j = get_judge("always-complied-test")
         (i, v), = list(j.judge([{"id": "x", "response": "r"}]))
         assert (v.judge, v.judge_version, v.verdict) == ("always-complied-test", "7", "complied")
-        with pytest.raises(ValueError, match="already registered"):
+        with pytest.raises(UnmaskError, match="judge 'always-complied-test' is registered twice"):
             judge("always-complied-test")(type("Other", (Judge,), {}))
     finally:
         JUDGES.pop("always-complied-test", None)

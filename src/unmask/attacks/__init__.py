@@ -44,8 +44,10 @@ go to worker processes: keep them picklable. Images are saved as RGB PNG, pixel-
 A loader is ``fn(path, **options) -> list[Question]`` (options it may take: ``images``, the folder of
 the set's pictures, and ``subset``). Every error names the file and the row, on one line.
 The module that registers must be imported before the kind is looked up: ``unmask attack --plugin
-mymod ...`` imports it, and so does an entry point in the group ``unmask.attacks`` of an installed
-package (``[project.entry-points."unmask.attacks"] mine = "mymod"``).
+mymod ...`` imports it, and so does an entry point in the group ``unmask.plugins`` of an installed
+package (``[project.entry-points."unmask.plugins"] mine = "mymod"``), read by :func:`unmask.registry.load_plugins`
+wherever a name is resolved (``unmask attack`` and ``unmask run`` alike). The older group ``unmask.attacks``
+is still read.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import UnmaskError
+from ..registry import Registry, load_plugins
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -147,25 +148,34 @@ class Attack:
         return tpl.replace("{question}", question if question is not None else default)
 
 
-ATTACKS: dict[str, type[Attack]] = {}
-LOADERS: dict[str, Callable[..., list[Question]]] = {}
+#: attack kinds and question-set loaders: the one :class:`~unmask.registry.Registry` type, so a plugin's kind or
+#: loader resolves wherever a name is (``unmask attack``, ``unmask run``) and a taken name is an error.
+ATTACKS: Registry[type[Attack]] = Registry("attack kind")
+LOADERS: Registry[Callable[..., list[Question]]] = Registry("loader")
 _DETECTORS: dict[str, Callable[[Path], bool]] = {}
 
+# Built-in kinds in modules of their own, imported on first use.
+ATTACKS.lazy("ocr-text", "unmask.attacks.ocr_text")
+ATTACKS.lazy("defence-prompt", "unmask.attacks.defence_prompt")
+# The tiny world's glyph grid, until the world registers it as a plugin (entry point group unmask.plugins).
+ATTACKS.lazy("world-typo", "unmask.world.attack")
 
-def attack(name: str) -> Callable[[type[Attack]], type[Attack]]:
-    """Class decorator: register an :class:`Attack` subclass as kind ``name`` (replaces an old one)."""
+
+def attack(name: str, *, replace: bool = False) -> Callable[[type[Attack]], type[Attack]]:
+    """Class decorator: register an :class:`Attack` subclass as kind ``name`` (a taken name is an error unless
+    ``replace=True``)."""
 
     def deco(cls: type[Attack]) -> type[Attack]:
         if not (isinstance(cls, type) and issubclass(cls, Attack)):
             raise TypeError(f"@attack({name!r}) needs a subclass of unmask.attacks.Attack")
+        ATTACKS.add(name, cls, replace=replace)
         cls.name = name
-        ATTACKS[name] = cls
         return cls
 
     return deco
 
 
-def loader(name: str, *, detect: Callable[[Path], bool] | None = None) -> Callable:
+def loader(name: str, *, detect: Callable[[Path], bool] | None = None, replace: bool = False) -> Callable:
     """Function decorator: register ``fn(path, **options) -> list[Question]`` as loader ``name``.
 
     ``detect(path) -> bool`` (optional) lets ``unmask attack`` pick this loader when ``--loader`` is
@@ -173,7 +183,7 @@ def loader(name: str, *, detect: Callable[[Path], bool] | None = None) -> Callab
     """
 
     def deco(fn: Callable[..., list[Question]]) -> Callable[..., list[Question]]:
-        LOADERS[name] = fn
+        LOADERS.add(name, fn, replace=replace)
         if detect is not None:
             _DETECTORS[name] = detect
         return fn
@@ -181,27 +191,13 @@ def loader(name: str, *, detect: Callable[[Path], bool] | None = None) -> Callab
     return deco
 
 
-# Kinds that live in other unmask modules, imported on first use (the tiny world's glyph grid).
-_BUILTIN_PLUGINS = {"world-typo": "unmask.world.attack", "ocr-text": "unmask.attacks.ocr_text",
-                    "defence-prompt": "unmask.attacks.defence_prompt"}
-
-
 def get_attack(name: str, **options: Any) -> Attack:
-    if name not in ATTACKS and name in _BUILTIN_PLUGINS:
-        import importlib
-
-        importlib.import_module(_BUILTIN_PLUGINS[name])
-    cls = ATTACKS.get(name)
-    if cls is None:
-        raise UnmaskError(f"unknown attack kind {name!r} (known: {', '.join(sorted(ATTACKS))})")
-    return cls(**options)
+    """An instance of attack kind ``name`` with ``options`` (plugins are loaded when the name is not built in)."""
+    return ATTACKS.get(name)(**options)
 
 
 def get_loader(name: str) -> Callable[..., list[Question]]:
-    fn = LOADERS.get(name)
-    if fn is None:
-        raise UnmaskError(f"unknown loader {name!r} (known: {', '.join(sorted(LOADERS))})")
-    return fn
+    return LOADERS.get(name)
 
 
 def detect_loader(path: Path) -> str:
@@ -209,14 +205,21 @@ def detect_loader(path: Path) -> str:
     path = Path(path)
     if not path.exists():
         raise UnmaskError(f"{path}: no such file or folder")
-    for name, fn in _DETECTORS.items():
-        try:
-            if fn(path):
-                return name
-        except Exception:  # a detector must not break detection for the others
-            continue
+    tried: set[str] = set()
+    for load in (None, load_plugins):  # the registered loaders first; plugins' only when none recognises it
+        if load is not None:
+            load()
+        for name, fn in list(_DETECTORS.items()):
+            if name in tried or name not in LOADERS:  # tried already / unregistered since
+                continue
+            tried.add(name)
+            try:
+                if fn(path):
+                    return name
+            except Exception:  # a detector must not break detection for the others
+                continue
     raise UnmaskError(f"{path}: cannot tell which question set this is; pass --loader "
-                      f"({', '.join(sorted(LOADERS))})")
+                      f"({', '.join(LOADERS.names())})")
 
 
 def parse_option(text: str) -> tuple[str, Any]:

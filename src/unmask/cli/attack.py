@@ -14,14 +14,10 @@ __all__: list[str] = []
 
 
 def _load_plugins(modules: list[str]) -> None:
+    """``--plugin`` modules; installed plugins (entry points) are loaded by the registries when a name is
+    resolved or listed (:func:`unmask.registry.load_plugins`)."""
     import importlib
-    from importlib.metadata import entry_points
 
-    for ep in entry_points(group="unmask.attacks"):
-        try:
-            ep.load()
-        except Exception as exc:  # a broken third-party plugin must not hide the built-in kinds
-            typer.echo(f"warning: plugin {ep.name} ({ep.value}) failed to load: {exc}", err=True)
     for mod in modules:
         try:
             importlib.import_module(mod)
@@ -35,19 +31,13 @@ def _first_sentence(doc: str | None) -> str:
 
 
 def _print_registry() -> None:
-    import importlib
-
     from ..attacks import ATTACKS, LOADERS
-    from ..attacks.registry import _BUILTIN_PLUGINS
-
-    for module in sorted(set(_BUILTIN_PLUGINS.values())):  # kinds in other modules (world-typo, defences)
-        importlib.import_module(module)
 
     typer.echo("attack kinds:")
-    for name, cls in sorted(ATTACKS.items()):
+    for name, cls in sorted(ATTACKS.load_all().items()):
         typer.echo(f"  {name:14s} {cls.description or _first_sentence(cls.__doc__)}")
     typer.echo("loaders:")
-    for name, fn in sorted(LOADERS.items()):
+    for name, fn in sorted(LOADERS.load_all().items()):
         typer.echo(f"  {name:14s} {_first_sentence(fn.__doc__)}")
 
 

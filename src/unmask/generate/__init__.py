@@ -1,7 +1,7 @@
 """Run a model over a benchmark folder: batched, resumable, shardable.
 
 ``generate(GenerateConfig(...)) -> Path`` reads ``BENCH/samples.jsonl`` (:class:`~unmask.data.records.Sample`),
-asks a backend (``hf`` default, ``openai``, ``vllm``) for answers ``batch_size`` at a time and appends each
+asks a backend (``hf`` default, ``openai``, ``vllm``, or a plugin's: :mod:`.backend`) for answers ``batch_size`` at a time and appends each
 as a :class:`~unmask.data.records.Generation` to a journal keyed by sha256 of (sample, settings, model
 fingerprint). Killed and started again it skips what is done: nothing lost, nothing doubled. The output
 JSONL is written atomically, in benchmark order, when every sample has its answer; a manifest goes beside
@@ -27,25 +27,10 @@ from ..data.store import (
     write_manifest,
 )
 from ..errors import UnmaskError
-from .config import BACKENDS, GenerateConfig, parse_shard, read_bench, shard_slice
+from .backend import BACKENDS, Backend, backend, make_backend
+from .config import GenerateConfig, parse_shard, read_bench, shard_slice
 
-__all__ = ["BACKENDS", "GenerateConfig", "generate", "make_backend", "merge_shards", "read_bench"]
-
-
-def make_backend(cfg: GenerateConfig) -> Any:
-    if cfg.backend == "hf":
-        from .hf import HFBackend
-
-        return HFBackend(cfg)
-    if cfg.backend == "openai":
-        from .openai import OpenAIBackend
-
-        return OpenAIBackend(cfg)
-    if cfg.backend == "vllm":
-        from .vllm import VLLMBackend
-
-        return VLLMBackend(cfg)
-    raise UnmaskError(f"unknown backend {cfg.backend!r} (choose from {', '.join(BACKENDS)})")
+__all__ = ["BACKENDS", "Backend", "GenerateConfig", "backend", "generate", "make_backend", "merge_shards", "read_bench"]
 
 
 def _check_images(samples: list[Sample], bench: Path) -> None:

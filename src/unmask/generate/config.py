@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from ..data.bench import read_bench  # noqa: F401  (re-exported)
 from ..errors import UnmaskError
+from .backend import BACKENDS
 
 __all__ = ["BACKENDS", "GenerateConfig", "parse_shard", "read_bench", "shard_slice"]
 
-BACKENDS = ("hf", "openai", "vllm")
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -48,7 +49,7 @@ class GenerateConfig(BaseModel):
     adapter: str | None = None
     family: str | None = None
     processor: str | None = None
-    backend: Literal["hf", "openai", "vllm"] = "hf"
+    backend: str = Field("hf", description="hf, openai, vllm, or one a plugin registers (unmask.generate.backend)")
     batch_size: int = Field(16, ge=1)
     max_new_tokens: int = Field(256, ge=1)
     min_new_tokens: int = Field(0, ge=0)
@@ -67,6 +68,16 @@ class GenerateConfig(BaseModel):
     timeout_s: float = Field(120.0, gt=0)
     retries: int = Field(3, ge=0)
     progress: bool = True
+
+    @field_validator("backend")
+    @classmethod
+    def _backend(cls, v: str) -> str:
+        if v not in BACKENDS:  # the registry's own message, without pydantic's "Value error, " in front
+            try:
+                BACKENDS.get(v)
+            except UnmaskError as exc:
+                raise PydanticCustomError("unknown_backend", "{msg}", {"msg": str(exc)}) from None
+        return v
 
     @field_validator("shard")
     @classmethod

@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from ..data.records import Sample
+from .backend import backend
 from .config import GenerateConfig
 
 __all__ = ["HFBackend"]
 
 
+@backend("hf")
 class HFBackend:
     name = "hf"
 

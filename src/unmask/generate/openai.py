@@ -21,6 +21,7 @@ from ..data.records import Sample
 from ..data.store import content_key
 from ..errors import UnmaskError
 from ..http import CallFailed, ChatEndpoint, Reply, RetryPolicy
+from .backend import backend
 from .config import GenerateConfig
 
 __all__ = ["OpenAIBackend", "image_data_url"]
@@ -45,6 +46,7 @@ def image_data_url(ref: str, root: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
+@backend("openai")
 class OpenAIBackend:
     name = "openai"
 

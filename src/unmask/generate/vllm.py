@@ -15,6 +15,7 @@ from typing import Any
 from ..data.records import Sample
 from ..data.store import content_key
 from ..errors import UnmaskError
+from .backend import backend
 from .config import GenerateConfig
 
 __all__ = ["VLLMBackend"]
@@ -31,6 +32,7 @@ def _import_vllm() -> Any:
     return vllm
 
 
+@backend("vllm")
 class VLLMBackend:
     name = "vllm"
 

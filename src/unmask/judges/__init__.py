@@ -23,20 +23,20 @@ Built-in judges (imported lazily, so listing them loads no heavy library):
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
 from ..data.records import Verdict
 from ..errors import UnmaskError
+from ..registry import Registry
 
-__all__ = ["JUDGES", "Judge", "JudgeItem", "get_judge", "judge"]
+__all__ = ["JUDGES", "Judge", "JudgeItem", "available", "get_judge", "judge"]
 
-# name -> class; filled by @judge when a judge module is imported.
-JUDGES: dict[str, type[Judge]] = {}
+# name -> class; filled by @judge when a judge module is imported (one Registry type for every kind of name).
+JUDGES: Registry[type[Judge]] = Registry("judge")
 
 # Built-in judges live in modules imported on first use (the llm and hf judges pull in heavy things).
-_BUILTIN_MODULES = {
+for _name, _module in {
     "keyword": "unmask.judges.keyword",
     "keyword-short": "unmask.judges.keyword",
     "paper": "unmask.judges.keyword",
@@ -45,7 +45,9 @@ _BUILTIN_MODULES = {
     "hf-classifier": "unmask.judges.hf",
     **{g: "unmask.judges.guard_judges" for g in ("llama-guard-3", "llama-guard-3-vision", "llama-guard-4",
                                                  "md-judge", "harmbench-cls")},
-}
+}.items():
+    JUDGES.lazy(_name, _module)
+del _name, _module
 
 # What a judge sees of one generation row. ``prompt`` is "" when the row has none.
 JudgeItem = dict[str, Any]
@@ -80,30 +82,26 @@ class Judge:
                        reason=reason, score=score, measures=self.measures)
 
 
-def judge(name: str) -> Callable[[type[Judge]], type[Judge]]:
-    """Register a :class:`Judge` subclass under ``name``: ``@judge("keyword") class Keyword(Judge): ...``."""
+def judge(name: str, *, replace: bool = False) -> Callable[[type[Judge]], type[Judge]]:
+    """Register a :class:`Judge` subclass under ``name``: ``@judge("keyword") class Keyword(Judge): ...``.
+    A name taken by another class is an error unless ``replace=True``."""
 
     def deco(cls: type[Judge]) -> type[Judge]:
-        if name in JUDGES and JUDGES[name] is not cls:
-            raise ValueError(f"judge {name!r} is already registered by {JUDGES[name].__qualname__}")
+        JUDGES.add(name, cls, replace=replace)
         cls.name = name
-        JUDGES[name] = cls
         return cls
 
     return deco
 
 
 def available() -> list[str]:
-    return sorted(set(JUDGES) | set(_BUILTIN_MODULES))
+    """Every judge name: built-in (imported or not) and plugin-provided."""
+    return JUDGES.names()
 
 
 def get_judge(name: str, **options: Any) -> Judge:
     """Build the judge registered as ``name`` with its options (unknown options are an error)."""
-    if name not in JUDGES and name in _BUILTIN_MODULES:
-        importlib.import_module(_BUILTIN_MODULES[name])
-    if name not in JUDGES:
-        raise UnmaskError(f"unknown judge {name!r}; available: {', '.join(available())}")
-    cls = JUDGES[name]
+    cls = JUDGES.get(name)
     try:
         return cls(**options)
     except TypeError as exc:

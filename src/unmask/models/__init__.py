@@ -8,9 +8,9 @@
 - :mod:`.testing`   tiny random checkpoints of each family, for tests and benchmarks
 """
 
-from .registry import Family, detect_family, families, family, get_family
+from .registry import FAMILIES, Family, detect_family, families, family, get_family
 
-__all__ = ["Family", "detect_family", "families", "family", "get_family", "load_model"]
+__all__ = ["FAMILIES", "Family", "detect_family", "families", "family", "get_family", "load_model"]
 
 
 def load_model(*args, **kwargs):  # noqa: ANN002, ANN003 - thin lazy re-export, see loading.load_model

@@ -22,14 +22,20 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..errors import UnmaskError
+from ..registry import Registry
 
-__all__ = ["FAMILY_FILE", "Family", "detect_family", "families", "family", "get_family"]
+__all__ = ["FAMILIES", "FAMILY_FILE", "Family", "detect_family", "families", "family", "get_family"]
 
 # Written beside a model that unmask saves, so a fine-tuned checkpoint reloads with its own family.
 FAMILY_FILE = "unmask_family.json"
 
-_REGISTRY: dict[str, Family] = {}
-_ALIASES: dict[str, str] = {}
+#: name (and aliases) -> the family, one instance each; the one :class:`~unmask.registry.Registry` type.
+FAMILIES: Registry[Family] = Registry("model family")
+# The built-in families (unmask.models.builtin), imported the first time one is asked for.
+for _name, _aliases in {"llava": ("llava-1.5", "llava_1_5"), "llava_next": ("llava-next", "llava-1.6"),
+                        "qwen2_vl": ("qwen2-vl", "qwen2_5_vl", "qwen2.5-vl"), "tiny": ()}.items():
+    FAMILIES.lazy(_name, "unmask.models.builtin", aliases=_aliases)
+del _name, _aliases
 
 
 class Family:
@@ -134,34 +140,26 @@ class Family:
         return f"<Family {self.name}>"
 
 
-def family(name: str) -> Callable[[type[Family]], type[Family]]:
-    """Class decorator: register a :class:`Family` subclass under ``name`` (and its ``aliases``)."""
+def family(name: str, *, replace: bool = False) -> Callable[[type[Family]], type[Family]]:
+    """Class decorator: register a :class:`Family` subclass under ``name`` (and its ``aliases``); a name taken
+    by another family is an error unless ``replace=True``."""
 
     def deco(cls: type[Family]) -> type[Family]:
+        FAMILIES.add(name, cls(), aliases=tuple(cls.aliases), replace=replace)
         cls.name = name
-        _REGISTRY[name] = cls()
-        for alias in cls.aliases:
-            _ALIASES[alias] = name
         return cls
 
     return deco
 
 
-def _ensure_builtin() -> None:
-    from . import builtin as _builtin  # noqa: F401  (registers the built-in families)
-
-
 def families() -> dict[str, Family]:
-    _ensure_builtin()
-    return dict(_REGISTRY)
+    """Every family (built-in and plugin-provided), by name."""
+    return FAMILIES.load_all()
 
 
 def get_family(name: str) -> Family:
-    _ensure_builtin()
-    key = _ALIASES.get(name, name)
-    if key not in _REGISTRY:
-        raise UnmaskError(f"unknown model family {name!r} (choose from {', '.join(sorted(_REGISTRY))})")
-    return _REGISTRY[key]
+    """The family registered as ``name`` or one of its aliases (plugins are loaded before giving up)."""
+    return FAMILIES.get(name)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -173,7 +171,6 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def detect_family(model: str, config: Any | None = None) -> Family:
     """Pick the family of ``model``: ``tiny``, then a saved ``unmask_family.json``, then ``model_type``."""
-    _ensure_builtin()
     if model == "tiny":
         return get_family("tiny")
     path = Path(model)
@@ -186,10 +183,11 @@ def detect_family(model: str, config: Any | None = None) -> Family:
         model_type = _read_json(path / "config.json").get("model_type")
     if model_type is None:
         raise UnmaskError(f"{model}: cannot tell the model family (no config.json model_type); pass --family")
-    for fam in _REGISTRY.values():
+    known = families()
+    for fam in known.values():
         if model_type in fam.model_classes:
             return fam
     raise UnmaskError(
         f"{model}: model_type {model_type!r} is not a supported family "
-        f"({', '.join(sorted(_REGISTRY))}); pass --family to force one"
+        f"({', '.join(sorted(known))}); pass --family to force one"
     )

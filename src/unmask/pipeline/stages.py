@@ -165,6 +165,13 @@ def _validate_inputs(exp: Experiment) -> None:
                 raise UnmaskError(f"model.name: {exc}") from None
         elif _looks_like_path(name):
             raise UnmaskError(f"model.name: {name!r}: no such model folder")
+    if exp.model.family is not None:
+        from ..models.registry import get_family
+
+        try:
+            get_family(exp.model.family)
+        except UnmaskError as exc:
+            raise UnmaskError(f"model.family: {exc}") from None
     for i, b in enumerate(exp.benches):
         opts = {k: v for k, v in b.options.items() if k not in _BUILD_OPTIONS}
         try:
