@@ -59,7 +59,6 @@ KNOWN: tuple[tuple[str, str, str], ...] = (
     ("unmask.probe.sources", "unmask.world.batching", "worldplug"),
     ("unmask.probe.sources", "unmask.world.data", "worldplug"),
     # one Registry type with lazy built-ins (registry): the family registry imports the module that fills it
-    ("unmask.models.registry", "unmask.models.builtin", "registry"),
     # formats.py is being split (fastpath, whose data/paths.py takes the image-root policy out of formats): the
     # image opener asks formats for the path policy, the writers import the converters of the module that
     # re-exports them
