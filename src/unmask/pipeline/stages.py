@@ -88,7 +88,23 @@ def validate_plan(exp: Experiment) -> list[Branch]:
         except Exception as exc:
             raise UnmaskError(f"branch {br.label}: train: {_first_error(exc)}") from None
     _validate_eval_settings(exp)
+    _validate_defences(exp, branches)
     return branches
+
+
+def _validate_defences(exp: Experiment, branches: list[Branch]) -> None:
+    """Rows <branch>+<defence> are names of their own; the ocr-text defence's engine is installed."""
+    names = [b.label for b in branches] + [f"{b.label}+{d}" for b in branches for d in exp.defences]
+    dup = sorted({x for x in names if names.count(x) > 1})
+    if dup:
+        raise UnmaskError(f"defences: the rows {dup} would be two models at once (rename the branch)")
+    if any("ocr-text" in d.split("+") for d in exp.defences):
+        from ..attacks.ocr import engine_available
+
+        engine = str(exp.generate.get("ocr_engine", "tesseract"))
+        problem = engine_available(engine)
+        if problem:
+            raise UnmaskError(f"defences: ocr-text: {problem}")
 
 
 def build_plan(exp: Experiment) -> PlannedRun:
@@ -115,20 +131,25 @@ def build_plan(exp: Experiment) -> PlannedRun:
             train.deps["world"] = "world-data"
         stages += [mix, train]
     metrics_labels = []
-    for br in branches:
+    # Each model crossed with each defence (none first): rows <branch>+<defence> beside the undefended ones.
+    for br, defence in ((br, d) for br in branches for d in [None, *exp.defences]):
+        name = br.label if defence is None else f"{br.label}+{defence}"
         for b in exp.benches:
-            gen = Stage("generate", f"generate/{br.label}/{b.label}",
-                        {"model": model, "generate": {**exp.generate, **b.generate}},
+            settings = {**exp.generate, **b.generate}
+            if defence is not None:  # undefended stages keep their keys
+                settings["defences"] = defence.split("+")
+            gen = Stage("generate", f"generate/{name}/{b.label}", {"model": model, "generate": settings},
                         deps={"bench": f"attack/{b.label}"})
             if br.mix is not None:
                 gen.deps["adapter"] = f"train/{br.label}"
             stages.append(gen)
             for j in exp.judges:
-                jst = Stage("judge", f"judge/{br.label}/{b.label}/{j.name}", {"judge": j.model_dump()},
+                jst = Stage("judge", f"judge/{name}/{b.label}/{j.name}", {"judge": j.model_dump()},
                             deps={"generations": gen.label, "bench": f"attack/{b.label}"})
-                labels = {"model": br.label, "bench": b.label, "attack": b.kind,
-                          "method": _method(br), "fraction": _fraction(br)}
-                mst = Stage("metrics", f"metrics/{br.label}/{b.label}/{j.name}",
+                labels = {"model": name, "bench": b.label, "attack": b.kind,
+                          "method": _method(br), "fraction": _fraction(br),
+                          **({"defence": defence} if defence is not None else {})}
+                mst = Stage("metrics", f"metrics/{name}/{b.label}/{j.name}",
                             {"labels": labels, "bootstrap": exp.bootstrap, "seed": exp.seed},
                             deps={"verdicts": jst.label, "generations": gen.label, "bench": f"attack/{b.label}"})
                 stages += [jst, mst]
