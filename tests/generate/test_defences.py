@@ -185,3 +185,25 @@ def test_cli_unknown_defence_is_one_line_exit_2(make_bench, tmp_path):
                           "-o", str(tmp_path / "g.jsonl"), "--defence", "shield"], capture_output=True, text=True)
     assert res.returncode == 2 and "unknown defence 'shield'" in res.stderr
     assert not (tmp_path / "g.jsonl").exists()
+
+
+def test_cost_summary_and_the_report_table(tmp_path):
+    from unmask.generate.defences import cost_summary
+    from unmask.report.collect import Entry, Runs
+    from unmask.report.tables import tables
+
+    rows = [{"id": "a", "defence": "caption", "defence_unsafe": True,
+             "defence_cost": {"calls": 3, "tokens": 30, "prompt_tokens": 0, "seconds": 0.5}},
+            {"id": "b", "defence": "caption", "defence_unsafe": False,
+             "defence_cost": {"calls": 1, "tokens": 2, "prompt_tokens": 0, "seconds": 0.1}},
+            {"id": "c", "defence": "caption", "defence_cost": {"calls": 0, "tokens": 0, "prompt_tokens": 0,
+                                                               "seconds": 0.0}}]
+    c = cost_summary(rows)
+    assert c["n"] == 3 and c["calls"] == pytest.approx(4 / 3) and c["tokens"] == pytest.approx(32 / 3)
+    assert (c["checked"], c["unsafe"], c["ocr_images"]) == (2, 1, 0)
+    assert cost_summary([{"id": "x"}]) is None
+    overall = {"n": 3, "n_judged": 3, "n_unjudged": 0, "asr": 0.0, "ci": [0.0, 0.5]}
+    doc = {"format_version": 1, "judge": "keyword", "overall": overall, "defence_cost": c,
+           "labels": {"model": "base+caption", "bench": "typo", "defence": "caption"}}
+    (cost,) = [t for t in tables(Runs(entries=[Entry(tmp_path / "m.json", "m", doc)])) if t[0].startswith("Defence")]
+    assert cost[2] == [["base+caption", "typo", "caption", "3", "1.33", "10.7", "0.0", "0.2000", "1/2", "-"]]

@@ -38,7 +38,7 @@ from ..data.records import IMAGE, Sample
 from ..errors import UnmaskError
 
 __all__ = ["CAP_PROMPT", "DEFENCES", "LLM_GEN_PROMPT", "TELL_PROMPT", "DefenceRunner", "caption_prompts_id",
-           "defence_label", "normalise_defences"]
+           "cost_summary", "defence_label", "normalise_defences"]
 
 DEFENCES = ("ocr-text", "prompt", "caption")  # the order they apply in
 
@@ -210,3 +210,21 @@ class DefenceRunner:
             rows[i]["first_response"] = _text(answers[i])
             rows[i]["caption"] = cap
             answers[i] = ans  # the answer from the caption alone replaces the first
+
+
+def cost_summary(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Per-sample means of the ``defence_cost`` of generation rows (None if no row was defended), and how
+    often ECSO's check said unsafe and OCR read any text: what the report's defence-cost table shows."""
+    costs = [r["defence_cost"] for r in rows if isinstance(r.get("defence_cost"), dict)]
+    if not costs:
+        return None
+    n = len(costs)
+    out: dict[str, Any] = {"defence": next(r.get("defence") for r in rows if "defence_cost" in r), "n": n}
+    for k in ("calls", "tokens", "prompt_tokens", "seconds"):
+        out[k] = sum(float(c.get(k) or 0) for c in costs) / n
+    out["seconds_total"] = sum(float(c.get("seconds") or 0) for c in costs)
+    checked = [r["defence_unsafe"] for r in rows if r.get("defence_unsafe") is not None]
+    out["checked"], out["unsafe"] = len(checked), sum(bool(x) for x in checked)
+    read = [r["ocr_text"] for r in rows if "ocr_text" in r]
+    out["ocr_images"], out["ocr_read_some"] = len(read), sum(bool(str(x).strip()) for x in read)
+    return out

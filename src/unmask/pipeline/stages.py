@@ -393,4 +393,9 @@ def _metrics(st: Stage, out: Path, deps: dict[str, Path], ctx: Any) -> None:
     doc["sources"] = metric_sources([deps["verdicts"] / "verdicts.jsonl"], out.parent.parent,
                                     generations=[deps["generations"] / "generations.jsonl"],
                                     samples=[deps["bench"] / "bench" / "samples.jsonl"])
+    if "defence" in st.params["labels"]:  # an inference-time defence ran: its cost beside its rates
+        from ..data.store import read_jsonl
+        from ..generate.defences import cost_summary
+
+        doc["defence_cost"] = cost_summary(read_jsonl(deps["generations"] / "generations.jsonl"))
     atomic_write_bytes(out / "metrics.json", orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
