@@ -68,3 +68,35 @@ def test_bad_defences_fail_at_plan_time(tmp_path, run_cli):
     code, _, err = run_cli("run", p, "--dry-run", "-o", tmp_path / "run")
     assert code == 0, err
     assert "generate/base+caption/b" in err and "metrics/mix+caption/b/keyword" in err
+
+
+def test_metrics_stage_of_a_defended_row_stores_its_cost(tmp_path):
+    import json
+
+    import orjson
+
+    from unmask.pipeline.graph import Stage
+    from unmask.pipeline.stages import _metrics
+
+    run = tmp_path / "run" / ".stages"
+    gen, ver, bench = run / "g", run / "v", run / "a" / "bench"
+    for d in (gen, ver, bench):
+        d.mkdir(parents=True)
+    (bench / "samples.jsonl").write_text(json.dumps({"id": "a", "prompt": "p", "harmful": True}) + "\n")
+    (ver / "verdicts.jsonl").write_text(json.dumps({"id": "a", "verdict": "refused", "judge": "keyword",
+                                                    "harmful": True}) + "\n")
+    (gen / "generations.jsonl").write_text(json.dumps({
+        "id": "a", "response": "no", "defence": "caption", "defence_unsafe": True,
+        "defence_cost": {"calls": 3, "tokens": 12, "prompt_tokens": 0, "seconds": 0.25}}) + "\n")
+    deps = {"verdicts": ver, "generations": gen, "bench": run / "a"}
+    for defence in (None, "caption"):
+        labels = {"model": "base" if defence is None else "base+caption", "bench": "b",
+                  **({"defence": defence} if defence else {})}
+        out = run / f"m-{defence}"
+        out.mkdir()
+        _metrics(Stage("metrics", "metrics/x", {"labels": labels, "bootstrap": 0, "seed": 0}), out, deps, None)
+        doc = orjson.loads((out / "metrics.json").read_bytes())
+        if defence is None:
+            assert "defence_cost" not in doc
+        else:
+            assert doc["defence_cost"]["calls"] == 3 and doc["defence_cost"]["unsafe"] == 1
