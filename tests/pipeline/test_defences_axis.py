@@ -54,6 +54,7 @@ def test_undefended_keys_do_not_change_and_defence_settings_do(tmp_path):
     assert plain["generate/base/b"].key == with_axis["generate/base/b"].key
     other_text = _gens(_plan(tmp_path, BASE + "defences: [prompt]\ngenerate: {defence_text: Look twice.}\n"))
     assert other_text["generate/base+prompt/b"].key != with_axis["generate/base+prompt/b"].key
+    assert other_text["generate/base/b"].key == plain["generate/base/b"].key
 
 
 def test_bad_defences_fail_at_plan_time(tmp_path, run_cli):
@@ -63,6 +64,8 @@ def test_bad_defences_fail_at_plan_time(tmp_path, run_cli):
         _plan(tmp_path, BASE + "defences: [prompt, prompt]\n")
     with pytest.raises(UnmaskError, match="two models at once"):
         _plan(tmp_path, BASE + "defences: [prompt]\nbranches: [{label: base+prompt, mix: {fraction: 0.1}}]\n")
+    with pytest.raises(UnmaskError, match="generate.defences: list defences at the top level"):
+        _plan(tmp_path, BASE + "generate: {defences: [prompt]}\n")
     p = tmp_path / "dry.yaml"
     p.write_text(BASE + "defences: [caption]\n")
     code, _, err = run_cli("run", p, "--dry-run", "-o", tmp_path / "run")

@@ -92,8 +92,17 @@ def validate_plan(exp: Experiment) -> list[Branch]:
     return branches
 
 
+_DEFENCE_SETTINGS = ("defence_text", "ocr_engine")  # generate settings only a defended stage reads
+
+
 def _validate_defences(exp: Experiment, branches: list[Branch]) -> None:
-    """Rows <branch>+<defence> are names of their own; the ocr-text defence's engine is installed."""
+    """Rows <branch>+<defence> are names of their own; the ocr-text defence's engine is installed; defences are
+    the axis, not a generate setting (that would defend every row under an undefended name)."""
+    for where_, settings in [("generate", exp.generate), *((f"benches.{b.label}.generate", b.generate)
+                                                           for b in exp.benches)]:
+        if "defences" in settings:
+            raise UnmaskError(f"{where_}.defences: list defences at the top level (defences: [...]), which "
+                              "crosses them with every model")
     names = [b.label for b in branches] + [f"{b.label}+{d}" for b in branches for d in exp.defences]
     dup = sorted({x for x in names if names.count(x) > 1})
     if dup:
@@ -136,8 +145,10 @@ def build_plan(exp: Experiment) -> PlannedRun:
         name = br.label if defence is None else f"{br.label}+{defence}"
         for b in exp.benches:
             settings = {**exp.generate, **b.generate}
-            if defence is not None:  # undefended stages keep their keys
+            if defence is not None:
                 settings["defences"] = defence.split("+")
+            else:  # undefended stages keep their keys, whatever the defences' settings
+                settings = {k: v for k, v in settings.items() if k not in _DEFENCE_SETTINGS}
             gen = Stage("generate", f"generate/{name}/{b.label}", {"model": model, "generate": settings},
                         deps={"bench": f"attack/{b.label}"})
             if br.mix is not None:
