@@ -62,6 +62,18 @@ def _train(name: str) -> str:
     return str(TrainConfig.model_fields[name].default)
 
 
+def _read_text(path: Path, option: str) -> str:
+    """A text file's content for ``option``; unreadable or empty is one error naming the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UnmaskError(f"{path}: cannot read {option} ({getattr(exc, 'strerror', None) or type(exc).__name__})") \
+            from None
+    if not text.strip():
+        raise UnmaskError(f"{path}: {option} is empty")
+    return text.strip()
+
+
 def _flag(value: bool) -> Optional[bool]:
     return True if value else None
 
@@ -317,6 +329,14 @@ def generate_cmd(
         False, "--trust-remote-code", help="Allow the model folder's own code."
     ),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
+    defence: Optional[list[str]] = typer.Option(
+        None, "--defence", help="Inference-time defence, repeatable: prompt (AdaShield-S appended to each prompt), "
+        "ocr-text (the image's text read by OCR, given as text, no image), caption (ECSO: if the model judges its "
+        "own answer harmful, it answers again from a caption of the image, without the image)."),
+    defence_text: Optional[Path] = typer.Option(
+        None, "--defence-text", help="File holding the prompt defence's text (default: AdaShield-S's)."),
+    ocr_engine: Optional[str] = typer.Option(None, "--ocr-engine", help="ocr-text defence: tesseract (default) "
+                                             "or rapidocr."),
 ) -> None:
     """Answer every prompt of a benchmark folder: batched, greedy by default, resumable, shardable."""
     from ..data.outputs import check_output
@@ -351,8 +371,11 @@ def generate_cmd(
             retries=retries,
             trust_remote_code=_flag(trust_remote_code),
             progress=False if no_progress else None,
+            defences=defence or None,
+            defence_text=_read_text(defence_text, "--defence-text") if defence_text else None,
+            ocr_engine=ocr_engine,
         ),
-        {"sample": "do_sample", "timeout": "timeout_s"},
+        {"sample": "do_sample", "timeout": "timeout_s", "defence": "defences"},
     )
     check_output(Path(cfg.out), [Path(cfg.bench) / "samples.jsonl", Path(cfg.bench), config])
     path = generate(cfg)

@@ -89,6 +89,11 @@ def generate(cfg: GenerateConfig) -> Path:
     samples, total = _selected(cfg)
     _check_images(samples, bench)
     backend = make_backend(cfg)
+    defended = None
+    if cfg.defences:
+        from .defences import DefenceRunner
+
+        defended = DefenceRunner(backend, cfg.defences, bench, cfg.defence_text, cfg.ocr_engine)
     settings = cfg.settings()
     keys = [
         content_key({"sample": s.model_dump(mode="json"), "settings": settings, "model": backend.fingerprint})
@@ -113,9 +118,12 @@ def generate(cfg: GenerateConfig) -> Path:
     try:
         for start in range(0, len(todo), cfg.batch_size):
             chunk = todo[start : start + cfg.batch_size]
-            responses = backend.generate([s for _, s in chunk])
+            batch = [s for _, s in chunk]
+            # A defence returns (answer, row fields: which defence ran, its cost); see generate.defences.
+            responses = (defended.generate(batch) if defended is not None
+                         else [(a, {}) for a in backend.generate(batch)])
             tick.advance(1)
-            for (key, s), answer in zip(chunk, responses, strict=True):
+            for (key, s), (answer, fields) in zip(chunk, responses, strict=True):
                 # A backend returns text, or a reply with the server's finish reason ("length": cut off).
                 text = answer if isinstance(answer, str) else answer.content
                 extra = {} if isinstance(answer, str) else {"finish_reason": answer.finish_reason}
@@ -132,6 +140,7 @@ def generate(cfg: GenerateConfig) -> Path:
                         harmful=s.harmful,
                         model_fingerprint=backend.fingerprint,
                         **extra,
+                        **fields,
                     ),
                 )
             bar.update(len(chunk))
@@ -160,7 +169,8 @@ def generate(cfg: GenerateConfig) -> Path:
                 **({"cut_off": cut_off} if cut_off else {})},
         seed=cfg.seed if cfg.do_sample else None,
         extra={"model_fingerprint": backend.fingerprint, "settings": settings,
-               **(backend.notes() if hasattr(backend, "notes") else {})},
+               **(backend.notes() if hasattr(backend, "notes") else {}),
+               **(defended.notes() if defended is not None else {})},
     )
     return out
 

@@ -68,6 +68,20 @@ class GenerateConfig(BaseModel):
     timeout_s: float = Field(120.0, gt=0)
     retries: int = Field(3, ge=0)
     progress: bool = True
+    defences: list[str] = Field(default_factory=list, description="inference-time defences: prompt, ocr-text, "
+                                "caption (see unmask.generate.defences); applied in that fixed order")
+    defence_text: str | None = Field(None, description="the prompt defence's text (default: AdaShield-S's)")
+    ocr_engine: Literal["tesseract", "rapidocr"] = "tesseract"
+
+    @field_validator("defences", mode="before")
+    @classmethod
+    def _defences(cls, v: Any) -> list[str]:
+        from .defences import normalise_defences
+
+        try:
+            return normalise_defences(v)
+        except UnmaskError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("backend")
     @classmethod
@@ -100,4 +114,15 @@ class GenerateConfig(BaseModel):
             s["dtype"] = self.dtype
         if self.backend == "openai":
             s["api_base"] = self.api_base
+        if self.defences:  # only when defended: the keys of undefended runs stay what they were
+            from ..attacks.defence_prompt import ADASHIELD_S
+            from .defences import caption_prompts_id
+
+            s["defences"] = list(self.defences)
+            if "prompt" in self.defences:
+                s["defence_text"] = self.defence_text if self.defence_text is not None else ADASHIELD_S
+            if "ocr-text" in self.defences:
+                s["ocr_engine"] = self.ocr_engine
+            if "caption" in self.defences:
+                s["caption_prompts"] = caption_prompts_id()
         return s

@@ -49,6 +49,7 @@ class HFBackend:
                 stop.add(tid)
         self.stop_ids = sorted(i for i in stop if i is not None)
         self.static_cache = True
+        self.last_counts: list[int] = []
 
     def encode(self, sample: Sample) -> Any:
         return self.encoder.encode_prompt(
@@ -96,6 +97,9 @@ class HFBackend:
             with torch.inference_mode():
                 out = self.loaded.model.generate(**batch, **kwargs)
         new = out[:, batch["input_ids"].shape[1] :]
+        # Tokens each row generated (to its first stop token): what an inference-time defence's cost counts.
+        stops = set(self.stop_ids)
+        self.last_counts = [next((j + 1 for j, t in enumerate(row) if t in stops), len(row)) for row in new.tolist()]
         return [t.strip() for t in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
 
     def close(self) -> None:

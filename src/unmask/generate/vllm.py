@@ -93,6 +93,7 @@ class VLLMBackend:
         outs = self.llm.generate(
             [self._prompt(s) for s in samples], self.params, lora_request=self.lora, use_tqdm=False
         )
+        self.last_counts = [len(o.outputs[0].token_ids) for o in outs]  # read by generate.defences
         return [o.outputs[0].text.strip() for o in outs]
 
     def close(self) -> None:

@@ -115,6 +115,10 @@ class Experiment(_Strict):
     include_base: bool = Field(True, description="evaluate the base model too (branch 'base')")
     benches: list[BenchSpec] = Field(..., min_length=1)
     generate: dict[str, Any] = Field(default_factory=dict, description="generation settings")
+    defences: list[str] = Field(default_factory=list, description="inference-time defences crossed with every "
+                                "model (prompt, ocr-text, caption; combined with +, e.g. prompt+caption): rows "
+                                "<model>+<defence> beside the undefended ones; their settings (defence_text, "
+                                "ocr_engine) go in generate")
     judges: list[JudgeSpec] = Field(default_factory=lambda: [JudgeSpec(name="keyword")], min_length=1)
     world: dict[str, int] = Field(default_factory=dict,
                                   description="sizes of the tiny world's exported data (n_train, n_curated)")
@@ -130,6 +134,14 @@ class Experiment(_Strict):
         dup = {x for x in labels if labels.count(x) > 1}
         if dup:
             raise ValueError(f"duplicate labels: {sorted(dup)}")
+        from ..generate.defences import defence_label, normalise_defences
+
+        try:
+            self.defences = [defence_label(normalise_defences(d)) for d in self.defences]
+        except UnmaskError as exc:
+            raise ValueError(f"defences: {exc}") from None
+        if "" in self.defences or len(set(self.defences)) != len(self.defences):
+            raise ValueError(f"defences: each defence once, none empty: {self.defences}")
         judges = [j.name for j in self.judges]
         if len(set(judges)) != len(judges):
             raise ValueError(f"judges: each judge once (its name is a folder name): {judges}")

@@ -88,7 +88,32 @@ def validate_plan(exp: Experiment) -> list[Branch]:
         except Exception as exc:
             raise UnmaskError(f"branch {br.label}: train: {_first_error(exc)}") from None
     _validate_eval_settings(exp)
+    _validate_defences(exp, branches)
     return branches
+
+
+_DEFENCE_SETTINGS = ("defence_text", "ocr_engine")  # generate settings only a defended stage reads
+
+
+def _validate_defences(exp: Experiment, branches: list[Branch]) -> None:
+    """Rows <branch>+<defence> are names of their own; the ocr-text defence's engine is installed; defences are
+    the axis, not a generate setting (that would defend every row under an undefended name)."""
+    for where_, settings in [("generate", exp.generate), *((f"benches.{b.label}.generate", b.generate)
+                                                           for b in exp.benches)]:
+        if "defences" in settings:
+            raise UnmaskError(f"{where_}.defences: list defences at the top level (defences: [...]), which "
+                              "crosses them with every model")
+    names = [b.label for b in branches] + [f"{b.label}+{d}" for b in branches for d in exp.defences]
+    dup = sorted({x for x in names if names.count(x) > 1})
+    if dup:
+        raise UnmaskError(f"defences: the rows {dup} would be two models at once (rename the branch)")
+    if any("ocr-text" in d.split("+") for d in exp.defences):
+        from ..attacks.ocr import engine_available
+
+        engine = str(exp.generate.get("ocr_engine", "tesseract"))
+        problem = engine_available(engine)
+        if problem:
+            raise UnmaskError(f"defences: ocr-text: {problem}")
 
 
 def build_plan(exp: Experiment) -> PlannedRun:
@@ -115,20 +140,27 @@ def build_plan(exp: Experiment) -> PlannedRun:
             train.deps["world"] = "world-data"
         stages += [mix, train]
     metrics_labels = []
-    for br in branches:
+    # Each model crossed with each defence (none first): rows <branch>+<defence> beside the undefended ones.
+    for br, defence in ((br, d) for br in branches for d in [None, *exp.defences]):
+        name = br.label if defence is None else f"{br.label}+{defence}"
         for b in exp.benches:
-            gen = Stage("generate", f"generate/{br.label}/{b.label}",
-                        {"model": model, "generate": {**exp.generate, **b.generate}},
+            settings = {**exp.generate, **b.generate}
+            if defence is not None:
+                settings["defences"] = defence.split("+")
+            else:  # undefended stages keep their keys, whatever the defences' settings
+                settings = {k: v for k, v in settings.items() if k not in _DEFENCE_SETTINGS}
+            gen = Stage("generate", f"generate/{name}/{b.label}", {"model": model, "generate": settings},
                         deps={"bench": f"attack/{b.label}"})
             if br.mix is not None:
                 gen.deps["adapter"] = f"train/{br.label}"
             stages.append(gen)
             for j in exp.judges:
-                jst = Stage("judge", f"judge/{br.label}/{b.label}/{j.name}", {"judge": j.model_dump()},
+                jst = Stage("judge", f"judge/{name}/{b.label}/{j.name}", {"judge": j.model_dump()},
                             deps={"generations": gen.label, "bench": f"attack/{b.label}"})
-                labels = {"model": br.label, "bench": b.label, "attack": b.kind,
-                          "method": _method(br), "fraction": _fraction(br)}
-                mst = Stage("metrics", f"metrics/{br.label}/{b.label}/{j.name}",
+                labels = {"model": name, "bench": b.label, "attack": b.kind,
+                          "method": _method(br), "fraction": _fraction(br),
+                          **({"defence": defence} if defence is not None else {})}
+                mst = Stage("metrics", f"metrics/{name}/{b.label}/{j.name}",
                             {"labels": labels, "bootstrap": exp.bootstrap, "seed": exp.seed},
                             deps={"verdicts": jst.label, "generations": gen.label, "bench": f"attack/{b.label}"})
                 stages += [jst, mst]
@@ -378,4 +410,9 @@ def _metrics(st: Stage, out: Path, deps: dict[str, Path], ctx: Any) -> None:
     doc["sources"] = metric_sources([deps["verdicts"] / "verdicts.jsonl"], out.parent.parent,
                                     generations=[deps["generations"] / "generations.jsonl"],
                                     samples=[deps["bench"] / "bench" / "samples.jsonl"])
+    if "defence" in st.params["labels"]:  # an inference-time defence ran: its cost beside its rates
+        from ..data.store import read_jsonl
+        from ..generate.defences import cost_summary
+
+        doc["defence_cost"] = cost_summary(read_jsonl(deps["generations"] / "generations.jsonl"))
     atomic_write_bytes(out / "metrics.json", orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")

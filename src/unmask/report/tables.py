@@ -71,6 +71,9 @@ def tables(runs: Runs, linked: set[int] | None = None,
     agree = _agreement(runs, cross or [])
     if agree[2]:
         out.append(agree)
+    cost = _defence_costs(runs)
+    if cost[2]:
+        out.append(cost)
     for field, title in (("category", "By category"), ("attack", "By attack")):
         out += _grids(runs.entries, field, title, links)
     return out
@@ -99,6 +102,25 @@ def _overview(runs: Runs, links: _Links) -> Table:
     if not with_run:
         head, rows = head[1:], [r[1:] for r in rows]
     return "Overview (one row per metrics.json)", head, rows
+
+
+def _defence_costs(runs: Runs) -> Table:
+    """What each inference-time defence cost (``metrics.json``'s ``defence_cost``, from its generations): extra
+    generate calls and generated tokens per sample, tokens added to the prompt, seconds per sample, and how often
+    ECSO's harm check said unsafe / OCR read any text."""
+    head = ["model", "bench", "defence", "n", "extra calls", "extra tokens", "prompt tokens", "seconds",
+            "check: unsafe/checked", "OCR: read/images"]
+    rows = []
+    for e in runs.entries:
+        c = e.doc.get("defence_cost")
+        if not isinstance(c, dict):
+            continue
+        rows.append([str(e.labels.get("model", e.name)), str(e.labels.get("bench", "")), str(c.get("defence", "")),
+                     str(c.get("n", 0)), f"{c.get('calls', 0):.2f}", f"{c.get('tokens', 0):.1f}",
+                     f"{c.get('prompt_tokens', 0):.1f}", f"{c.get('seconds', 0):.4f}",
+                     f"{c.get('unsafe', 0)}/{c.get('checked', 0)}" if c.get("checked") else "-",
+                     f"{c.get('ocr_read_some', 0)}/{c.get('ocr_images', 0)}" if c.get("ocr_images") else "-"])
+    return "Defence cost (per sample, mean over the bench)", head, rows
 
 
 def _agreement(runs: Runs, cross: list[tuple[str, dict[str, Any]]]) -> Table:
