@@ -30,6 +30,26 @@ PLUGIN_GROUP = "unmask.plugins"
 
 _plugins_lock = threading.RLock()
 _plugins_loaded = False
+_REGISTRIES: dict[str, Registry[Any]] = {}
+_DEFERRED: dict[str, dict[str, str]] = {}
+
+
+def lazy(kind: str, name: str, module: str) -> None:
+    """Declare that importing ``module`` registers ``name`` in the registry of ``kind`` (its ``kind`` string,
+    e.g. "attack kind"), without importing that registry's module: a plugin stays cheap to load, so
+    ``unmask --help`` stays fast."""
+    with _plugins_lock:
+        reg = _REGISTRIES.get(kind)
+        if reg is not None:
+            reg.lazy(name, module)
+        else:
+            _DEFERRED.setdefault(kind, {})[name] = module
+
+
+def deferred(kind: str) -> dict[str, str]:
+    """Names declared with :func:`lazy` for ``kind`` before its registry existed (for dict-based registries)."""
+    with _plugins_lock:
+        return dict(_DEFERRED.get(kind, {}))
 
 
 def load_plugins() -> None:
@@ -61,6 +81,9 @@ class Registry(Generic[T]):
         self._aliases: dict[str, str] = {}
         self._lazy: dict[str, str] = {}
         self._lock = threading.RLock()
+        with _plugins_lock:
+            _REGISTRIES[kind] = self
+            self._lazy.update(_DEFERRED.pop(kind, {}))
 
     # -- registering ---------------------------------------------------------------------------------------------
     def add(self, name: str, obj: T, *, aliases: tuple[str, ...] = (), replace: bool = False) -> T:

@@ -25,6 +25,7 @@ __all__ = [
     "detect_loader",
     "get_attack",
     "get_loader",
+    "lazy_kinds",
     "loader",
     "parse_option",
 ]
@@ -181,16 +182,26 @@ def loader(name: str, *, detect: Callable[[Path], bool] | None = None) -> Callab
     return deco
 
 
-# Kinds that live in other unmask modules, imported on first use (the tiny world's glyph grid).
-_BUILTIN_PLUGINS = {"world-typo": "unmask.world.attack", "ocr-text": "unmask.attacks.ocr_text",
+# Kinds that live in other modules, imported on first use (plugins add theirs: lazy_kinds).
+_BUILTIN_PLUGINS = {"ocr-text": "unmask.attacks.ocr_text",
                     "defence-prompt": "unmask.attacks.defence_prompt"}
 
 
+def lazy_kinds() -> dict[str, str]:
+    """Kinds defined in other modules, imported on first use: unmask's own and those plugins declare with
+    ``unmask.registry.lazy("attack kind", NAME, MODULE)``."""
+    from ..registry import deferred, load_plugins
+
+    load_plugins()
+    return {**_BUILTIN_PLUGINS, **deferred("attack kind")}
+
+
 def get_attack(name: str, **options: Any) -> Attack:
-    if name not in ATTACKS and name in _BUILTIN_PLUGINS:
+    lazy = {} if name in ATTACKS else lazy_kinds()
+    if name not in ATTACKS and name in lazy:
         import importlib
 
-        importlib.import_module(_BUILTIN_PLUGINS[name])
+        importlib.import_module(lazy[name])
     cls = ATTACKS.get(name)
     if cls is None:
         raise UnmaskError(f"unknown attack kind {name!r} (known: {', '.join(sorted(ATTACKS))})")

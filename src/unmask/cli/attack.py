@@ -38,9 +38,9 @@ def _print_registry() -> None:
     import importlib
 
     from ..attacks import ATTACKS, LOADERS
-    from ..attacks.registry import _BUILTIN_PLUGINS
+    from ..attacks.registry import lazy_kinds
 
-    for module in sorted(set(_BUILTIN_PLUGINS.values())):  # kinds in other modules (world-typo, defences)
+    for module in sorted(set(lazy_kinds().values())):  # kinds in other modules (plugins', defences)
         importlib.import_module(module)
 
     typer.echo("attack kinds:")

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 from ..errors import UnmaskError
 
-__all__ = ["FAMILY_FILE", "Family", "detect_family", "families", "family", "get_family"]
+__all__ = ["FAMILY_FILE", "Family", "builtin_family", "detect_family", "families", "family", "get_family"]
 
 # Written beside a model that unmask saves, so a fine-tuned checkpoint reloads with its own family.
 FAMILY_FILE = "unmask_family.json"
@@ -69,6 +69,9 @@ class Family:
     image_layout: ClassVar[str] = "front"
     #: tokenize each turn on its own (LLaMA-Factory's encoding) instead of the whole rendered conversation.
     tokenize_turns_apart: ClassVar[bool] = False
+    #: model names that mean this family's built-in weights (a plugin's ``tiny``): such a family loads every
+    #: model, named or saved, with :meth:`load_builtin` instead of transformers' ``from_pretrained``.
+    builtin_names: ClassVar[tuple[str, ...]] = ()
 
     # ------------------------------------------------------------------ loading (overridable)
     def model_class_for(self, model_type: str) -> str:
@@ -90,7 +93,8 @@ class Family:
         return AutoProcessor.from_pretrained(path, trust_remote_code=trust_remote_code)
 
     def load_builtin(self, path: str | None) -> tuple[Any, Any]:
-        """Families with built-in weights (``tiny``) load here; others have none."""
+        """Families with built-in weights (``builtin_names``) load here, from ``path`` (a saved checkpoint)
+        or their shipped weights (None); (model, processor). Others have none."""
         raise UnmaskError(f"family {self.name!r} has no built-in model; pass a model folder or hub id")
 
     # ------------------------------------------------------------------ encoding (overridable)
@@ -148,7 +152,16 @@ def family(name: str) -> Callable[[type[Family]], type[Family]]:
 
 
 def _ensure_builtin() -> None:
+    from ..registry import load_plugins
     from . import builtin as _builtin  # noqa: F401  (registers the built-in families)
+
+    load_plugins()  # plugins register families too
+
+
+def builtin_family(model: str) -> Family | None:
+    """The family whose built-in weights ``model`` names (one of its ``builtin_names``), else None."""
+    _ensure_builtin()
+    return next((f for f in _REGISTRY.values() if model in f.builtin_names), None)
 
 
 def families() -> dict[str, Family]:
@@ -172,10 +185,11 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def detect_family(model: str, config: Any | None = None) -> Family:
-    """Pick the family of ``model``: ``tiny``, then a saved ``unmask_family.json``, then ``model_type``."""
-    _ensure_builtin()
-    if model == "tiny":
-        return get_family("tiny")
+    """Pick the family of ``model``: a built-in model name (:func:`builtin_family`), then a saved
+    ``unmask_family.json``, then ``model_type``."""
+    builtin = builtin_family(model)
+    if builtin is not None:
+        return builtin
     path = Path(model)
     if (path / FAMILY_FILE).is_file():
         return get_family(_read_json(path / FAMILY_FILE)["family"])

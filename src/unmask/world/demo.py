@@ -95,7 +95,7 @@ def demo_experiment(seed: int = 0, sweep: bool = False, fraction: float = DEMO_F
         "jobs": 2,  # two stages side by side: the two fine-tunes, the generations
     }
     if replay == "benign":
-        doc["world"] = {"benign_replay": 1}
+        doc["source_options"] = {"world": {"benign_replay": 1}}
     if sweep:
         doc["sweep"] = {"fraction": [p for p in SWEEP_FRACTIONS if p != fraction]}
     return Experiment(**doc)

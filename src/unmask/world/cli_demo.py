@@ -1,4 +1,4 @@
-"""``unmask demo``: the whole phenomenon and the fix, on the built-in tiny world, on a CPU."""
+"""``unmask demo``: the whole phenomenon and the fix, on the tiny world, on a CPU (added by the world plugin)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from typing import Optional
 
 import typer
 
-from . import app, resume_hint
+from ..cli import add_resume, app, resume_hint
+
+add_resume("demo", "finished stages are kept; `unmask demo -o RUN_DIR` resumes")
 
 
 @app.command()
@@ -35,7 +37,7 @@ def demo(
 
     from ..console import show_progress
     from ..errors import UnmaskError
-    from ..world.demo import REPLAYS, run_demo
+    from .demo import REPLAYS, run_demo
 
     if replay not in REPLAYS:
         raise UnmaskError(f"--replay {replay!r}: one of {', '.join(REPLAYS)}")
