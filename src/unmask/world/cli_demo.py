@@ -30,7 +30,8 @@ def demo(
 
     From the shipped base model: ASR of held-out harmful requests as text and as typography, and the
     refusal rate on benign typographic requests; then the same after a 10% benign-refusal mix (the
-    method) and after a curated mix of the same size. Writes summary.json and report.html.
+    method) and after a curated mix of the same size. Writes demo.json (its numbers), summary.json (the run's,
+    with the demo's tables) and report.html.
     """
     from rich.console import Console
     from rich.table import Table
@@ -69,5 +70,5 @@ def demo(
         if d["value"] is not None and d["ci"]:
             console.print(f"ASR typography, {pair}: {100 * d['value']:+.1f} points "
                           f"[{100 * d['ci'][0]:+.1f}, {100 * d['ci'][1]:+.1f}] (paired, topics resampled)")
-    console.print(f"summary: {run_dir / 'summary.json'}   report: {run_dir / 'report.html'}   "
+    console.print(f"numbers: {run_dir / 'demo.json'}   report: {run_dir / 'report.html'}   "
                   f"({summary['seconds']:.0f} s)")
