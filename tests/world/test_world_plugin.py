@@ -114,3 +114,15 @@ def test_plan_exports_generated_data_through_the_source_registry(plugin_loaded):
     assert export.params["options"] == {"n_train": 10}
     assert stages["mix/m"].deps["source:world"] == "world-data" == stages["train/m"].deps["source:world"]
     assert stages["attack/b"].params["input"] == "world:harmful"
+
+
+def test_an_unknown_source_prefix_is_a_plan_error_naming_the_key():
+    from unmask.errors import UnmaskError
+    from unmask.pipeline.config import Experiment
+    from unmask.pipeline.stages import build_plan
+
+    exp = Experiment(name="t", data={"sources": ["nosuchsource:train"]},
+                     benches=[{"label": "b", "kind": "text", "input": "q.csv"}])
+    with pytest.raises(UnmaskError, match=r"data.sources.0: 'nosuchsource:train': no such file, and 'nosuchsource' "
+                                          r"is not a data source"):
+        build_plan(exp)

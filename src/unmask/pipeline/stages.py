@@ -176,6 +176,14 @@ def _validate_inputs(exp: Experiment) -> None:
                 raise UnmaskError(f"model.name: {exc}") from None
         elif _looks_like_path(name):
             raise UnmaskError(f"model.name: {name!r}: no such model folder")
+    refs = [*((f"data.sources.{i}", r) for i, r in enumerate(exp.data.sources)),
+            ("data.refusal_source", exp.data.refusal_source), ("data.curated", exp.data.curated),
+            *((f"benches.{i}.input", b.input) for i, b in enumerate(exp.benches))]
+    for key, ref in refs:
+        prefix, sep, _ = (ref or "").partition(":")
+        if sep and prefix.isidentifier() and len(prefix) > 1 and split_ref(ref) is None and not Path(ref).exists():
+            raise UnmaskError(f"{key}: {ref!r}: no such file, and {prefix!r} is not a data source "
+                              f"(registered: {', '.join(SOURCES.names()) or 'none'}; a plugin may add one)")
     for i, b in enumerate(exp.benches):
         opts = {k: v for k, v in b.options.items() if k not in _BUILD_OPTIONS}
         try:
