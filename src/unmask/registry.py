@@ -33,6 +33,26 @@ LEGACY_GROUPS = ("unmask.attacks",)
 _plugins_lock = threading.RLock()
 _plugins_loaded = False
 _plugins_error: str | None = None  # a broken plugin is reported every time plugins are needed, not once
+_REGISTRIES: dict[str, Registry[Any]] = {}
+_DEFERRED: dict[str, dict[str, str]] = {}
+
+
+def lazy(kind: str, name: str, module: str) -> None:
+    """Declare that importing ``module`` registers ``name`` in the registry of ``kind`` (its ``kind`` string,
+    e.g. "attack kind"), without importing that registry's module: a plugin stays cheap to load, so
+    ``unmask --help`` stays fast."""
+    with _plugins_lock:
+        reg = _REGISTRIES.get(kind)
+        if reg is not None:
+            reg.lazy(name, module)
+        else:
+            _DEFERRED.setdefault(kind, {})[name] = module
+
+
+def deferred(kind: str) -> dict[str, str]:
+    """Names declared with :func:`lazy` for ``kind`` before its registry existed (for dict-based registries)."""
+    with _plugins_lock:
+        return dict(_DEFERRED.get(kind, {}))
 
 
 def load_plugins() -> None:
@@ -72,6 +92,9 @@ class Registry(Generic[T]):
         self._aliases: dict[str, str] = {}
         self._lazy: dict[str, str] = {}
         self._lock = threading.RLock()
+        with _plugins_lock:
+            _REGISTRIES[kind] = self
+            self._lazy.update(_DEFERRED.pop(kind, {}))
 
     # -- registering ---------------------------------------------------------------------------------------------
     def add(self, name: str, obj: T, *, aliases: tuple[str, ...] = (), replace: bool = False) -> T:
@@ -135,6 +158,11 @@ class Registry(Generic[T]):
         if obj is None:
             raise UnmaskError(f"unknown {self.kind} {name!r} (choose from {', '.join(self.names())})")
         return obj
+
+    def lazy_map(self) -> dict[str, str]:
+        """Lazy names not imported yet -> the module whose import registers them."""
+        with self._lock:
+            return dict(self._lazy)
 
     def names(self) -> list[str]:
         """Every name (registered, lazy and plugin-provided), sorted; aliases not included."""

@@ -14,7 +14,7 @@ import pytest
 
 RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "tiny-sweep.yaml"
 SMALL = [
-    "world.n_train=48", "world.n_curated=8", "sweep.fraction=[0.0, 0.25]",
+    "source_options.world.n_train=48", "source_options.world.n_curated=8", "sweep.fraction=[0.0, 0.25]",
     "train.max_steps=3", "train.batch_size=4", "train.save_every=1",
     "benches.0.options.limit=6", "benches.1.options.limit=6", "benches.2.options.limit=6",
     "generate.max_new_tokens=6", "generate.batch_size=8", "bootstrap=50",

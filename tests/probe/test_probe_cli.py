@@ -48,12 +48,13 @@ def test_probe_on_benchmark_folders(run_cli, benches):
 
 
 @pytest.mark.parametrize("args, message", [
-    (("--world", "--text", "T"), "either --world or both"),
+    (("--set", "world", "--text", "T"), "either --set NAME or both"),
     (("--text", "{text}"), "--text and --typo go together"),
     (("--text", "{typo}", "--typo", "{typo}"), "has an image"),
     (("--text", "{text}", "--typo", "{text}"), "has no image"),
-    (("--world", "--adapter", "/no/such/adapter"), "no such adapter folder"),
-    (("--world", "--method", "svm"), "--method must be one of"),
+    (("--set", "world", "--adapter", "/no/such/adapter"), "no such adapter folder"),
+    (("--set", "world", "--method", "svm"), "--method must be one of"),
+    (("--set", "nosuch"), "unknown probe request set 'nosuch'"),
 ])
 def test_bad_inputs_exit_2_without_output(run_cli, benches, tmp_path, args, message):
     args = [a.format(text=benches / "text", typo=benches / "world-typo") for a in args]

@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from unmask.cli import main
+from unmask.errors import UnmaskError
 from unmask.report import build_report
 
 
@@ -73,37 +74,36 @@ def test_empty_or_foreign_run_folders_are_clear_errors(tmp_path, capsys):
     assert not (tmp_path / "r.html").exists() and not (tmp_path / "r.md").exists()
 
 
-def test_demo_summary_becomes_one_row_per_model(tmp_path):
-    """`unmask demo`'s summary.json: each model's three rates with interval and counts, the judge, the
-    refusal log-odds; a rate with nothing judged is n/a, never 0."""
+def test_summary_extra_tables_are_rendered_as_they_are(tmp_path):
+    """A summary's ``extra`` tables ({title, columns, rows}: what `unmask demo` adds to the runner's summary)
+    are rendered without the report knowing their keys; the runner's part stays its own table."""
     run = tmp_path / "demo"
     run.mkdir()
-
-    def rate(v, ci, n, judged):
-        return {"value": v, "ci": ci, "n": n, "n_judged": judged, "n_unjudged": n - judged}
-
+    entry = {"asr": 0.5, "ci": [0.2, 0.8], "n": 10, "n_judged": 10, "n_unjudged": 0, "over_refusal": None}
     (run / "summary.json").write_bytes(orjson.dumps({
-        "format_version": 1, "seed": 0, "judge": {"name": "keyword", "version": "1+abc"},
-        "models": {"base": {"asr_text": rate(0.0, [0.0, 0.026], 144, 144), "asr_typo": rate(0.903, [0.854, 0.951], 144, 144),
-                            "refusal_benign_typo": rate(None, None, 144, 0)},
-                   "mix-0.1": {"asr_text": rate(0.0, [0.0, 0.026], 144, 144), "asr_typo": rate(0.153, [0.097, 0.215], 144, 144),
-                               "refusal_benign_typo": rate(0.056, [0.021, 0.097], 144, 140)}},
-        "refusal_logodds": {"base": {"asr_typo": -3.52, "refusal_benign_typo": -9.305},
-                            "mix-0.1": {"asr_typo": 2.259, "refusal_benign_typo": -3.76}},
-        # keys the report does not know (the world's statistics): shown as they are, never a crash
-        "split": "topics", "differences": {"mix-0.1 - base": {"asr_typo": {"value": -0.75, "ci": [-0.83, -0.66]},
-                                                              "asr_text": {"value": 0.0, "ci": None}}},
-        "interval_method": {"ci": "Wilson", "ci_topics": "cluster bootstrap"}, "extra": [1, {"a": None}]}))
+        "base": {"harmful-typo": {"keyword": entry}},
+        "extra": [{"title": "rates", "columns": ["model", "ASR typography"], "rows": [["base", "0.903 [0.854, 0.951]"],
+                                                                                      ["mix-0.1", None]]},
+                  {"title": "settings", "columns": ["key", "value"], "rows": [["seed", 0], ["split", "eval"]]}]}))
     build_report([run], tmp_path / "r.html")
     md = (tmp_path / "r.md").read_text()
-    assert ("| base | 0.000 [0.000, 0.026] (144/144) | 0.903 [0.854, 0.951] (144/144) | n/a (0/144) | "
-            "keyword 1+abc | -3.52 / -9.30 |") in md
-    assert "| mix-0.1 | 0.000 [0.000, 0.026] (144/144) | 0.153 [0.097, 0.215] (144/144) | " \
-           "0.056 [0.021, 0.097] (140/144) | keyword 1+abc | +2.26 / -3.76 |" in md
-    assert "| seed | 0 |" in md and "| split | topics |" in md and "| extra | 1, a= |" in md
-    assert "## Summary (demo/summary.json): differences" in md
-    assert "| mix-0.1 - base | -0.750 [-0.830, -0.660] | 0.000 |" in md
-    assert "| ci_topics | cluster bootstrap |" in md
+    assert "## Summary (demo/summary.json)\n" in md and "| base | ASR 0.500 [0.200, 0.800] |" in md
+    assert "## Summary (demo/summary.json): rates" in md and "| base | 0.903 [0.854, 0.951] |" in md
+    assert "| mix-0.1 | - |" in md or "| mix-0.1 |  |" in md
+    assert "## Summary (demo/summary.json): settings" in md and "| split | eval |" in md
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"title": "t"}, "extra: must be a list of tables"),
+    ([{"title": "t", "columns": ["a"]}], "extra.0: must be an object with title"),
+    ([{"title": "t", "columns": ["a", "b"], "rows": [["x"]]}], "extra.0.rows.0: must be a list of 2 cells"),
+])
+def test_bad_extra_tables_are_one_line_errors(tmp_path, extra, message):
+    run = tmp_path / "demo"
+    run.mkdir()
+    (run / "summary.json").write_bytes(orjson.dumps({"extra": extra}))
+    with pytest.raises(UnmaskError, match=rf"summary.json: {re.escape(message)}"):
+        build_report([run], tmp_path / "r.html")
 
 
 def test_plot_text_reads_at_10_pt_or_more(runs, tmp_path, monkeypatch):

@@ -146,7 +146,6 @@ def test_missing_samples_are_said_and_hostile_text_stays_text(tmp_path, tools):
 def test_one_group_one_interval_in_every_table(tmp_path, tools, k, n):
     """A bench with one attack and one category: overall, the attack and the category are the same rows.
     The summary (as the demo writes it), the overview and both grids show one interval: Wilson's."""
-    from unmask.world.demo import _rate
 
     bench = tools.make_bench(tmp_path / "bench", "typo", n, True, images=False)
     lines = [orjson.loads(x) | {"category": "harm", "attack": "world-typo"} for x in bench.read_bytes().splitlines()]
@@ -159,8 +158,9 @@ def test_one_group_one_interval_in_every_table(tmp_path, tools, k, n):
         r["verdict"] = "complied" if i < k else "refused"
     doc = compute_metrics(rows, labels={"model": "base", "bench": "harmful-typo"}, bootstrap=1000, seed=0)
     (d / "metrics.json").write_bytes(orjson.dumps(doc))
-    (run / "summary.json").write_bytes(orjson.dumps({"format_version": 1, "judge": doc["judge"], "models": {
-        "base": {"asr_typo": _rate(doc, "asr")}}}))
+    (run / "summary.json").write_bytes(orjson.dumps({"base": {"harmful-typo": {"keyword": {  # the runner's summary
+        "asr": doc["overall"]["asr"], "ci": doc["overall"]["ci"], "n": n, "n_judged": n, "n_unjudged": 0,
+        "over_refusal": None}}}}))
     build_report([run], tmp_path / "r.html")
     page = (tmp_path / "r.html").read_text()
     lo, hi = wilson(k, n)

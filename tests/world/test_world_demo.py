@@ -76,6 +76,7 @@ def test_benign_replay_export_holds_no_harmful_request(tmp_path):
     assert len(changed) == len(harmful_default)
     assert all("image" not in b and b["metadata"]["world_kind"] in ("benign", "fact") for _, b in changed)
     assert (tmp_path / "p" / "images").is_dir() and sorted((tmp_path / "p" / "images").iterdir()) != []
-    assert demo_experiment(replay="benign").world == {"benign_replay": 1} and demo_experiment().world == {}
+    assert demo_experiment(replay="benign").source_options == {"world": {"benign_replay": 1}}
+    assert demo_experiment().source_options == {}
     with pytest.raises(ValueError):
         export_world_data(tmp_path / "x", n_train=2, n_curated=1, benign_replay=2)

@@ -133,7 +133,7 @@ def _finished_run(root, seed: int, replay: str = "harmful"):
     summary = {"format_version": 1, "seed": seed, "split": "eval", "replay": replay,
                "models": {m: {k: {"value": None} for k in _SUMMARY} for m in ("base", "mix-0.1", "curated-0.1")}}
     _add_statistics(summary, run, seed)
-    (run / "summary.json").write_bytes(orjson.dumps(summary))
+    (run / "demo.json").write_bytes(orjson.dumps(summary))
     return run, summary
 
 
@@ -169,3 +169,30 @@ def test_one_outcome_throughout_gets_a_wilson_interval_over_topics(tmp_path):
 def test_demo_rejects_an_unknown_replay(run_cli, tmp_path):
     code, _, err = run_cli("demo", "-o", tmp_path / "d", "--replay", "poison")
     assert code == 2 and "--replay 'poison'" in err and not (tmp_path / "d").exists()
+
+
+def test_demo_numbers_reach_the_report_as_generic_extra_tables(tmp_path):
+    """The demo's numbers go into the run's summary.json as ``extra`` tables the report renders without
+    knowing their keys: one row per model, with the topic interval and the counts; n/a when nothing was judged."""
+    from unmask.report import build_report
+    from unmask.world.demo import _SUMMARY, _add_statistics, report_tables
+
+    run = _planted_run(tmp_path)
+    models = ("base", "mix-0.1", "curated-0.1")
+    summary = {"format_version": 1, "seed": 0, "split": "eval", "replay": "harmful", "judge": {"name": "keyword",
+                                                                                               "version": "1"},
+               "models": {m: {k: {"value": None, "ci": None, "n": 0, "n_judged": 0, "n_unjudged": 0} for k in _SUMMARY}
+                          for m in models},
+               "refusal_logodds": {m: dict.fromkeys(_SUMMARY, -1.5) for m in models}}
+    _add_statistics(summary, run, 0)
+    summary["models"]["base"]["asr_typo"] = {"value": None, "ci": None, "n": 4, "n_judged": 0, "n_unjudged": 4}
+    extra = report_tables(summary)
+    assert [len(t["rows"]) for t in extra] == [3, 3, 3, 3]  # models, log-odds, differences, settings
+    assert all(len(r) == len(t["columns"]) for t in extra for r in t["rows"])
+    report_dir = tmp_path / "rep"
+    report_dir.mkdir()
+    (report_dir / "summary.json").write_bytes(orjson.dumps({"extra": extra}))
+    build_report([report_dir], tmp_path / "r.html")
+    md = (tmp_path / "r.md").read_text()
+    assert "## Summary (rep/summary.json): the tiny world's rates" in md
+    assert "| base | " in md and "n/a (0/4)" in md and "| split | eval |" in md

@@ -9,7 +9,7 @@ sha256, counts). The built-in kinds are ``figstep``, ``mmsb-typo``, ``mmsb-sd-ty
 ``harmbench``, ``advbench`` and ``jsonl``, and the sets that ship their images (``vlsbench``,
 ``jailbreakv``, ``mssbench``, ``siuo``, ``scienceqa``, ``mmvet``: :mod:`unmask.attacks.loaders_bench2026`).
 
-Adding a kind or a loader (a plugin module, or e.g. ``unmask.world``)::
+Adding a kind or a loader (a plugin module; lazily: ``unmask.registry.lazy("attack kind", name, module)``)::
 
     from unmask.attacks import Attack, Question, attack, loader
 

@@ -26,6 +26,7 @@ __all__ = [
     "detect_loader",
     "get_attack",
     "get_loader",
+    "lazy_kinds",
     "loader",
     "parse_option",
 ]
@@ -157,8 +158,6 @@ _DETECTORS: dict[str, Callable[[Path], bool]] = {}
 # Built-in kinds in modules of their own, imported on first use.
 ATTACKS.lazy("ocr-text", "unmask.attacks.ocr_text")
 ATTACKS.lazy("defence-prompt", "unmask.attacks.defence_prompt")
-# The tiny world's glyph grid, until the world registers it as a plugin (entry point group unmask.plugins).
-ATTACKS.lazy("world-typo", "unmask.world.attack")
 
 
 def attack(name: str, *, replace: bool = False) -> Callable[[type[Attack]], type[Attack]]:
@@ -194,6 +193,15 @@ def loader(name: str, *, detect: Callable[[Path], bool] | None = None, replace: 
 def get_attack(name: str, **options: Any) -> Attack:
     """An instance of attack kind ``name`` with ``options`` (plugins are loaded when the name is not built in)."""
     return ATTACKS.get(name)(**options)
+
+
+def lazy_kinds() -> dict[str, str]:
+    """Kinds defined in other modules, imported on first use: unmask's own and those plugins declare (with
+    ``ATTACKS.lazy`` or ``unmask.registry.lazy("attack kind", NAME, MODULE)``)."""
+    from ..registry import load_plugins
+
+    load_plugins()
+    return ATTACKS.lazy_map()
 
 
 def get_loader(name: str) -> Callable[..., list[Question]]:

@@ -25,23 +25,24 @@ import typer
 from ..errors import UnmaskError
 from .root import _hint, app, resume_hint
 
-__all__ = ["Interrupted", "app", "main", "resume_hint"]
+__all__ = ["Interrupted", "add_resume", "app", "main", "resume_hint"]
 
 
 def _register() -> None:
     # Importing a module registers its commands on ``app``.
+    from ..registry import load_plugins
     from . import (
         attack,  # noqa: F401
         compare,  # noqa: F401
         data,  # noqa: F401
-        demo,  # noqa: F401
         evaluate,  # noqa: F401
         model,  # noqa: F401
         probe,  # noqa: F401
         run,  # noqa: F401
         utility,  # noqa: F401
-        world,  # noqa: F401
     )
+
+    load_plugins()  # plugins add their commands (the tiny world's `world` and `demo`) before parsing
 
 
 class Interrupted(BaseException):
@@ -60,13 +61,19 @@ _RESUME = {
     "generate": "finished answers are journaled; the same command resumes",
     "run": "finished stages are kept; the same command resumes",
     "train": "checkpoints are kept; the same command with --resume continues from the last one",
-    "demo": "finished stages are kept; `unmask demo -o RUN_DIR` resumes",
-    "world build": "stages saved with --cache are kept; the same command reuses them",
 }
 _DEFAULT_RESUME = "outputs are written only when complete; run the same command again"
+
+
+def add_resume(command: str, text: str) -> None:
+    """What an interrupted ``command`` (one word, or a group and its command: "world build") keeps and how to
+    resume it; for commands that plugins add."""
+    _RESUME[command] = text
+
+
 def _command(args: list[str]) -> str:
     words = [a for a in args if not a.startswith("-")][:2]
-    return " ".join(words) if words[:1] == ["world"] else "".join(words[:1])
+    return " ".join(words) if " ".join(words) in _RESUME else "".join(words[:1])
 
 
 def _interrupted(signum: int, args: list[str]) -> None:

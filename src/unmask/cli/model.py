@@ -16,7 +16,7 @@ from .root import app
 
 __all__: list[str] = []
 
-_MODEL_HELP = "'tiny' (the built-in world model), a local model folder, or a hub id."
+_MODEL_HELP = "a local model folder, a hub id, or a family's built-in model ('tiny': the world plugin's)."
 
 
 def _config(cls: Any, config_file: Optional[Path], given: dict[str, Any],

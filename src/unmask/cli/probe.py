@@ -24,13 +24,14 @@ def _adapter(spec: str) -> tuple[str, str]:
 
 @app.command("probe")
 def probe_cmd(
-    model: str = typer.Argument("tiny", help="Base model: tiny (the world's shipped base), a local folder or a "
-                                "hub id."),
+    model: str = typer.Argument("tiny", help="Base model: a local folder, a hub id or a family's built-in "
+                                "model (the world plugin's tiny)."),
     out: Path = typer.Option(..., "-o", "--out", help="Folder to write: probe.json, probe_auroc.png, manifest.json."),
     adapter: Optional[list[str]] = typer.Option(None, "--adapter", help="A fine-tune to probe beside the base: "
                                                 "LABEL=FOLDER or FOLDER (LoRA adapter). Repeatable."),
-    world: bool = typer.Option(False, "--world", help="The tiny world's held-out sets (text and typography)."),
-    world_seed: int = typer.Option(0, "--world-seed", help="Seed of the world's held-out wordings."),
+    request_set: Optional[str] = typer.Option(None, "--set", help="Request sets a plugin provides, text and "
+                                              "typography (the world plugin's: world)."),
+    set_seed: int = typer.Option(0, "--set-seed", help="Seed of the --set requests' wordings and renders."),
     text: Optional[Path] = typer.Option(None, "--text", help="Text benchmark folder (`unmask attack text`)."),
     typo: Optional[Path] = typer.Option(None, "--typo", help="Typographic benchmark folder on the same questions "
                                         "(`unmask attack figstep` etc.)."),
@@ -62,8 +63,8 @@ def probe_cmd(
     if folds < 2:
         raise UnmaskError("--folds must be at least 2")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    doc = run_probe(out, model=model, adapters=[_adapter(a) for a in adapter or []], world=world,
-                    world_seed=world_seed, text_bench=text, typo_bench=typo, family=family, processor=processor,
+    doc = run_probe(out, model=model, adapters=[_adapter(a) for a in adapter or []], request_set=request_set,
+                    set_seed=set_seed, text_bench=text, typo_bench=typo, family=family, processor=processor,
                     dtype=dtype, device=device, trust_remote_code=trust_remote_code, method=method, folds=folds,
                     batch_size=batch_size, refusal_token=refusal_token, system=system, n_boot=n_boot, seed=seed,
                     log=lambda m: typer.echo(m, err=True))

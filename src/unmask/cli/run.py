@@ -18,10 +18,11 @@ _RUN_FOLDERS = ("results", "report_assets")
 def _check_run_folder(run_dir: Path, experiment: Path, exp: Any) -> None:
     """The run folder's own files must not be the experiment or its inputs (``-o .`` beside experiment.yaml)."""
     from ..data.outputs import check_output
+    from ..data.sources import split_ref
 
     inputs = [experiment, *exp.data.sources, exp.data.refusal_source, exp.data.curated,
               *(b.input for b in exp.benches)]
-    inputs = [p for p in inputs if p is not None and not str(p).startswith("world:")]
+    inputs = [p for p in inputs if p is not None and split_ref(str(p)) is None]  # not generated data
     check_output(run_dir, [], kind="folder", flag="--out")
     for name in _RUN_FILES:
         check_output(run_dir / name, inputs, flag="--out")

@@ -41,10 +41,10 @@ class VLLMBackend:
         from vllm.lora.request import LoRARequest
 
         from ..models.batching import Encoder
-        from ..models.registry import detect_family, get_family
+        from ..models.registry import builtin_family, detect_family, get_family
 
-        if cfg.model == "tiny":
-            raise UnmaskError("the vllm backend needs a model folder or hub id; use --backend hf for 'tiny'")
+        if builtin_family(cfg.model) is not None:
+            raise UnmaskError(f"the vllm backend needs a model folder or hub id; use --backend hf for {cfg.model!r}")
         fam = get_family(cfg.family) if cfg.family else detect_family(cfg.model)
         processor = fam.load_processor(cfg.processor or cfg.model, trust_remote_code=cfg.trust_remote_code)
         self.cfg = cfg

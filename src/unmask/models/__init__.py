@@ -1,7 +1,7 @@
 """Model families, loading, training batches and LoRA targets for Hugging Face VLMs.
 
 - :mod:`.registry`  the :class:`Family` registry (``@family("llava")``), autodetection from ``model_type``
-- :mod:`.builtin`   LLaVA-1.5, LLaVA-NeXT, Qwen2-VL / Qwen2.5-VL, and ``tiny`` (the built-in world model)
+- :mod:`.builtin`   LLaVA-1.5, LLaVA-NeXT, Qwen2-VL / Qwen2.5-VL (plugins register more families)
 - :mod:`.loading`   :func:`load_model` (safetensors only, processor/model match checked)
 - :mod:`.batching`  :class:`Encoder` (chat template, assistant-only labels) and :func:`collate`
 - :mod:`.adapt`     freezing and LoRA restricted to the language model

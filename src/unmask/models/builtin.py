@@ -1,4 +1,4 @@
-"""The built-in families: LLaVA-1.5, LLaVA-NeXT, Qwen2-VL / Qwen2.5-VL and the tiny world model.
+"""The built-in families: LLaVA-1.5, LLaVA-NeXT, Qwen2-VL / Qwen2.5-VL (plugins add more, e.g. ``tiny``).
 
 Module names are those of transformers 5 (``model.vision_tower``, ``model.multi_modal_projector``,
 ``model.language_model``; Qwen: ``model.visual`` with its projector ``model.visual.merger``).
@@ -6,7 +6,7 @@ Module names are those of transformers 5 (``model.vision_tower``, ``model.multi_
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from ..errors import UnmaskError
 from .llava_v1 import LLAVA_V1_TEMPLATE, LLAVA_VICUNA_V1_TEMPLATE  # noqa: F401  (re-exported)
@@ -119,24 +119,3 @@ class Qwen2VL(Family):
             if proc is None:
                 raise first from None
             raise
-
-
-@family("tiny")
-class Tiny(Family):
-    """The built-in tiny world model (a LLaVA with a character-level tokenizer, 72x72 images)."""
-
-    model_classes: ClassVar[dict[str, str]] = {}  # never auto-detected from model_type: "llava" wins
-    processor_classes = ()  # whatever the tiny world ships
-    vision_tower = ("model.vision_tower",)
-    projector = ("model.multi_modal_projector",)
-    chat_template = LLAVA_V1_TEMPLATE
-
-    def load_builtin(self, path: str | None) -> tuple[Any, Any]:
-        try:
-            from ..world.model import load_tiny
-        except ImportError as exc:
-            raise UnmaskError(f"the tiny world model is not available in this install ({exc})") from None
-        return load_tiny(path)
-
-    def model_class_for(self, model_type: str) -> str:
-        return "LlavaForConditionalGeneration"

@@ -25,7 +25,7 @@ def load_processor_only(processor: str, family: str | None = None, trust_remote_
     if not local.exists() and (processor.startswith(("/", "./", "../", "~")) or processor.count("/") > 1):
         raise UnmaskError(f"{processor}: no such processor folder")
     fam = get_family(family) if family else detect_family(str(local) if local.exists() else processor)
-    if fam.name == "tiny":
+    if fam.builtin_names:  # a family with built-in weights ships its processor too
         _, proc = fam.load_builtin(None)
     else:
         try:

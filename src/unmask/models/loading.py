@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UnmaskError
-from .registry import FAMILY_FILE, Family, detect_family, get_family
+from .registry import FAMILY_FILE, Family, builtin_family, detect_family, get_family
 
 __all__ = ["DTYPES", "LoadedModel", "fingerprint", "load_model", "resolve_dtype"]
 
@@ -192,20 +192,21 @@ def load_model(
     merge_adapter: bool = True,
     check: bool = True,
 ) -> LoadedModel:
-    """Load ``spec`` (``tiny``, a local folder or a hub id) with its processor, optionally a LoRA adapter."""
+    """Load ``spec`` (a family's built-in model name such as ``tiny``, a local folder or a hub id) with its
+    processor, optionally a LoRA adapter."""
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
     torch_dtype = resolve_dtype(dtype)
     fam = get_family(family) if family else None
     local = Path(spec).expanduser()
-    if (
-        spec == "tiny"
-        or (fam is not None and fam.name == "tiny")
-        or (local.is_dir() and (local / FAMILY_FILE).is_file() and detect_family(str(local)).name == "tiny")
-    ):
-        fam = get_family("tiny")
-        model, proc = fam.load_builtin(None if spec == "tiny" else str(local))
+    named = builtin_family(spec)
+    if named is None and fam is None and local.is_dir() and (local / FAMILY_FILE).is_file():
+        fam = detect_family(str(local))  # a saved checkpoint of a family with built-in loading
+    if named is not None or (fam is not None and fam.builtin_names):
+        fam = named or fam
+        assert fam is not None
+        model, proc = fam.load_builtin(None if named is not None else str(local))
         model = model.to(torch_dtype)
     else:
         if local.exists():

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 from ..errors import UnmaskError
 from ..registry import Registry
 
-__all__ = ["FAMILIES", "FAMILY_FILE", "Family", "detect_family", "families", "family", "get_family"]
+__all__ = ["FAMILIES", "FAMILY_FILE", "Family", "builtin_family", "detect_family", "families", "family", "get_family"]
 
 # Written beside a model that unmask saves, so a fine-tuned checkpoint reloads with its own family.
 FAMILY_FILE = "unmask_family.json"
@@ -33,7 +33,7 @@ FAMILY_FILE = "unmask_family.json"
 FAMILIES: Registry[Family] = Registry("model family")
 # The built-in families (unmask.models.builtin), imported the first time one is asked for.
 for _name, _aliases in {"llava": ("llava-1.5", "llava_1_5"), "llava_next": ("llava-next", "llava-1.6"),
-                        "qwen2_vl": ("qwen2-vl", "qwen2_5_vl", "qwen2.5-vl"), "tiny": ()}.items():
+                        "qwen2_vl": ("qwen2-vl", "qwen2_5_vl", "qwen2.5-vl")}.items():
     FAMILIES.lazy(_name, "unmask.models.builtin", aliases=_aliases)
 del _name, _aliases
 
@@ -75,6 +75,9 @@ class Family:
     image_layout: ClassVar[str] = "front"
     #: tokenize each turn on its own (LLaMA-Factory's encoding) instead of the whole rendered conversation.
     tokenize_turns_apart: ClassVar[bool] = False
+    #: model names that mean this family's built-in weights (a plugin's ``tiny``): such a family loads every
+    #: model, named or saved, with :meth:`load_builtin` instead of transformers' ``from_pretrained``.
+    builtin_names: ClassVar[tuple[str, ...]] = ()
 
     # ------------------------------------------------------------------ loading (overridable)
     def model_class_for(self, model_type: str) -> str:
@@ -96,7 +99,8 @@ class Family:
         return AutoProcessor.from_pretrained(path, trust_remote_code=trust_remote_code)
 
     def load_builtin(self, path: str | None) -> tuple[Any, Any]:
-        """Families with built-in weights (``tiny``) load here; others have none."""
+        """Families with built-in weights (``builtin_names``) load here, from ``path`` (a saved checkpoint)
+        or their shipped weights (None); (model, processor). Others have none."""
         raise UnmaskError(f"family {self.name!r} has no built-in model; pass a model folder or hub id")
 
     # ------------------------------------------------------------------ encoding (overridable)
@@ -152,6 +156,11 @@ def family(name: str, *, replace: bool = False) -> Callable[[type[Family]], type
     return deco
 
 
+def builtin_family(model: str) -> Family | None:
+    """The family whose built-in weights ``model`` names (one of its ``builtin_names``), else None."""
+    return next((f for f in FAMILIES.load_all().values() if model in f.builtin_names), None)
+
+
 def families() -> dict[str, Family]:
     """Every family (built-in and plugin-provided), by name."""
     return FAMILIES.load_all()
@@ -170,9 +179,11 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def detect_family(model: str, config: Any | None = None) -> Family:
-    """Pick the family of ``model``: ``tiny``, then a saved ``unmask_family.json``, then ``model_type``."""
-    if model == "tiny":
-        return get_family("tiny")
+    """Pick the family of ``model``: a built-in model name (:func:`builtin_family`), then a saved
+    ``unmask_family.json``, then ``model_type``."""
+    builtin = builtin_family(model)
+    if builtin is not None:
+        return builtin
     path = Path(model)
     if (path / FAMILY_FILE).is_file():
         return get_family(_read_json(path / FAMILY_FILE)["family"])

@@ -42,13 +42,15 @@ class _Strict(BaseModel):
 
 
 class ModelSpec(_Strict):
-    name: str = Field("tiny", description="'tiny' (built-in world), a local path or a hub id")
+    name: str = Field("tiny", description="a local path, a hub id, or a model family's built-in model name "
+                      "(the world plugin's 'tiny', the default)")
     family: str | None = Field(None, description="model family (default: detected from the config)")
     trust_remote_code: bool = False
 
 
 class DataSpec(_Strict):
-    sources: list[str] = Field(..., min_length=1, description="benign instruction data (files or world:NAME)")
+    sources: list[str] = Field(..., min_length=1, description="benign instruction data (files, or SOURCE:SET "
+                                                               "of a generated data source, e.g. world:train)")
     format: str | None = None
     image_root: str | None = None
     refusal_source: str | None = None
@@ -83,7 +85,7 @@ class Branch(_Strict):
 class BenchSpec(_Strict):
     label: Name
     kind: str = Field(..., description="attack kind: figstep, mmsb-typo, mmsb-sd-typo, text, blank, ...")
-    input: str = Field(..., description="question set (file, folder, or world:NAME)")
+    input: str = Field(..., description="question set (file, folder, or SOURCE:SET)")
     loader: str | None = None
     options: dict[str, Any] = Field(default_factory=dict, description="extra attack options (limit, prompt, ...)")
     generate: dict[str, Any] = Field(default_factory=dict, description="this bench's generation settings, over "
@@ -120,8 +122,9 @@ class Experiment(_Strict):
                                 "<model>+<defence> beside the undefended ones; their settings (defence_text, "
                                 "ocr_engine) go in generate")
     judges: list[JudgeSpec] = Field(default_factory=lambda: [JudgeSpec(name="keyword")], min_length=1)
-    world: dict[str, int] = Field(default_factory=dict,
-                                  description="sizes of the tiny world's exported data (n_train, n_curated)")
+    source_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="options of generated data sources (NAME:SET inputs), by source name, "
+        "e.g. {world: {n_train: 4800}}")
     bootstrap: int = 1000
     jobs: int = Field(1, ge=1, description="stages run side by side (each with the same torch thread count as one "
                       "at a time, so results do not depend on jobs)")

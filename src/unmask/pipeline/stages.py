@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 import yaml
 
+from ..data.sources import SOURCES, split_ref
 from ..data.store import atomic_write_bytes
 from ..errors import UnmaskError
 from .config import Branch, Experiment, MixSpec, expand_branches
@@ -24,17 +25,23 @@ from .graph import Plan, Stage, stage
 
 __all__ = ["PlannedRun", "build_plan", "validate_plan"]
 
-WORLD_PREFIX = "world:"
+
+
+def _source_dep(name: str) -> str:
+    """The deps key of a generated source's export stage (its label is ``NAME-data``)."""
+    return f"source:{name}"
 
 
 # ------------------------------------------------------------------------------------------ plan
 def _source(ref: str | None, st: Stage, role: str) -> None:
-    """Record a data reference on a stage: a file (hashed by content) or a world data set."""
+    """Record a data reference on a stage: a file (hashed by content) or a generated source's data set
+    (``NAME:SET``, :mod:`unmask.data.sources`)."""
+    split = None if ref is None else split_ref(ref)
     if ref is None:
         st.params[role] = None
-    elif ref.startswith(WORLD_PREFIX):
+    elif split is not None:
         st.params[role] = ref
-        st.deps["world"] = "world-data"
+        st.deps[_source_dep(split[0])] = f"{split[0]}-data"
     else:
         st.params[role] = f"file:{len(st.files)}"
         st.files.append(ref)
@@ -121,8 +128,10 @@ def build_plan(exp: Experiment) -> PlannedRun:
     branches = validate_plan(exp)
     stages: list[Stage] = []
     refs = [*exp.data.sources, exp.data.refusal_source or "", exp.data.curated or "", *(b.input for b in exp.benches)]
-    if any(r.startswith(WORLD_PREFIX) for r in refs):
-        stages.append(Stage("world-data", "world-data", {"seed": exp.seed, **exp.world, "code": _world_code()}))
+    for name in sorted({split[0] for r in refs if (split := split_ref(r)) is not None}):
+        stages.append(Stage("source-data", f"{name}-data",
+                            {"source": name, "seed": exp.seed, "options": exp.source_options.get(name, {}),
+                             "code": SOURCES.get(name).version()}))
     model = exp.model.model_dump()
     for b in exp.benches:
         st = Stage("attack", f"attack/{b.label}", {"kind": b.kind, "loader": b.loader, "options": b.options})
@@ -136,8 +145,9 @@ def build_plan(exp: Experiment) -> PlannedRun:
         train = Stage("train", f"train/{br.label}", {"model": model, "train": settings, "seed": exp.seed,
                                                      "image_root": _records_image_root(exp),
                                                      "launch": exp.launch.model_dump()}, deps={"data": mix.label})
-        if "world" in mix.deps:  # the world's image paths resolve under its data folder
-            train.deps["world"] = "world-data"
+        for dep, label in mix.deps.items():  # generated data's image paths resolve under its export folder
+            if dep.startswith("source:"):
+                train.deps[dep] = label
         stages += [mix, train]
     metrics_labels = []
     # Each model crossed with each defence (none first): rows <branch>+<defence> beside the undefended ones.
@@ -173,8 +183,8 @@ def _records_image_root(exp: Experiment) -> str | None:
     (a mix copies the paths as they are; the stage folder it is written to holds no images)."""
     if exp.data.image_root:
         return exp.data.image_root
-    if any(s.startswith(WORLD_PREFIX) for s in exp.data.sources):
-        return None  # world data: the train stage finds the world's image folder itself
+    if any(split_ref(s) is not None for s in exp.data.sources):
+        return None  # generated data: the train stage finds the export's image folder itself
     parents = {str(Path(s).parent) for s in exp.data.sources}
     return parents.pop() if len(parents) == 1 else None
 
@@ -186,10 +196,11 @@ def _validate_inputs(exp: Experiment) -> None:
     """What a run would fail on later, checked at plan time (so --dry-run catches it), naming the YAML key."""
     from ..attacks import get_attack, get_loader
     from ..models.loading import _check_local, _looks_like_path
+    from ..models.registry import builtin_family
 
     name = exp.model.name
     local = Path(name).expanduser()
-    if name != "tiny":
+    if builtin_family(name) is None:
         if local.exists():
             try:
                 _check_local(local)
@@ -204,6 +215,14 @@ def _validate_inputs(exp: Experiment) -> None:
             get_family(exp.model.family)
         except UnmaskError as exc:
             raise UnmaskError(f"model.family: {exc}") from None
+    refs = [*((f"data.sources.{i}", r) for i, r in enumerate(exp.data.sources)),
+            ("data.refusal_source", exp.data.refusal_source), ("data.curated", exp.data.curated),
+            *((f"benches.{i}.input", b.input) for i, b in enumerate(exp.benches))]
+    for key, ref in refs:
+        prefix, sep, _ = (ref or "").partition(":")
+        if sep and prefix.isidentifier() and len(prefix) > 1 and split_ref(ref) is None and not Path(ref).exists():
+            raise UnmaskError(f"{key}: {ref!r}: no such file, and {prefix!r} is not a data source "
+                              f"(registered: {', '.join(SOURCES.names()) or 'none'}; a plugin may add one)")
     for i, b in enumerate(exp.benches):
         opts = {k: v for k, v in b.options.items() if k not in _BUILD_OPTIONS}
         try:
@@ -233,18 +252,6 @@ def _validate_eval_settings(exp: Experiment) -> None:
             raise UnmaskError(f"judges: {j.name}: {exc}") from None
         except TypeError as exc:
             raise UnmaskError(f"judges: {j.name}: {exc}") from None
-
-
-def _world_code() -> str:
-    """Hash of the code that generates the world's data: a change to it is a change of the stage's input."""
-    import hashlib
-
-    from ..world import data, export, font, vocab
-
-    h = hashlib.sha256()
-    for mod in (data, export, font, vocab):
-        h.update(Path(mod.__file__).read_bytes())
-    return h.hexdigest()[:16]
 
 
 def _method(br: Branch) -> str:
@@ -282,21 +289,21 @@ def _resolve(ref: str | None, st: Stage, deps: dict[str, Path]) -> str | None:
         return None
     if ref.startswith("file:"):
         return st.files[int(ref.removeprefix("file:"))]
-    if ref.startswith(WORLD_PREFIX):
-        index = orjson.loads((deps["world"] / "index.json").read_bytes())
-        name = ref.removeprefix(WORLD_PREFIX)
-        if name not in index:
-            raise UnmaskError(f"{ref}: the built-in world has no data set {name!r} (it has {', '.join(sorted(index))})")
-        return str(deps["world"] / index[name])
+    split = split_ref(ref)
+    if split is not None:
+        folder = deps[_source_dep(split[0])]
+        index = orjson.loads((folder / "index.json").read_bytes())
+        if split[1] not in index:
+            raise UnmaskError(f"{ref}: data source {split[0]!r} has no data set {split[1]!r} "
+                              f"(it has {', '.join(sorted(index))})")
+        return str(folder / index[split[1]])
     return ref
 
 
-@stage("world-data")
-def _world_data(st: Stage, out: Path, deps: dict[str, Path], ctx: Any) -> None:
-    from ..world.export import export_world_data
-
-    sizes = {k: v for k, v in st.params.items() if k not in ("seed", "code")}
-    index = export_world_data(out / "data", seed=st.params["seed"], **sizes)
+@stage("source-data")
+def _source_data(st: Stage, out: Path, deps: dict[str, Path], ctx: Any) -> None:
+    src = SOURCES.get(st.params["source"])
+    index = src.export(out / "data", seed=st.params["seed"], **st.params["options"])
     atomic_write_bytes(out / "index.json", orjson.dumps({k: str(Path("data") / Path(v).relative_to(out / "data"))
                                                          for k, v in index.items()}))
 
@@ -355,9 +362,10 @@ def _train(st: Stage, out: Path, deps: dict[str, Path], ctx: Any) -> None:
 
 
 def _data_image_root(data: Path, deps: dict[str, Path]) -> Path:
-    # Mixes of world data keep the world's image paths, relative to the world data folder.
-    if "world" in deps:
-        return deps["world"] / "data"
+    # Mixes of generated data keep its image paths, relative to the export folder.
+    for dep, folder in deps.items():
+        if dep.startswith("source:"):
+            return folder / "data"
     return data.parent
 
 

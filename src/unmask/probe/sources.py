@@ -1,47 +1,40 @@
 """The requests a probe reads, in two routes (text and typography), and how each route is batched.
 
-- ``--world``: the tiny world's held-out question sets (:func:`unmask.world.data.eval_sets`): every
-  harmful and benign request as text and as its typographic image, batched by the world's
-  :class:`~unmask.world.batching.Codec` (tested identical to the processor's own encoding).
+- ``--set NAME``: request sets a plugin registers in :data:`PROBE_SETS` (the world plugin's ``world``:
+  its held-out harmful and benign requests as text and as typographic images, batched by its own codec).
 - benchmark folders from ``unmask attack``: a typographic one (``figstep``, ``mmsb-typo``,
   ``world-typo``...) and its text twin (the ``text`` kind on the same question set), batched by the
   model family's :class:`~unmask.models.batching.Encoder` exactly as ``unmask generate`` encodes them.
-  Clusters are the samples' ``topic`` (the world's exported sets carry one), else each request alone.
+  Clusters are the samples' ``topic`` (when the question set carries one), else each request alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import UnmaskError
+from ..registry import Registry
 from .states import Request
 
-__all__ = ["bench_requests", "bench_builder", "world_builder", "world_requests"]
+__all__ = ["PROBE_SETS", "ProbeSet", "bench_builder", "bench_requests"]
 
 Builder = Callable[[Sequence[Request]], dict[str, Any]]
 
 
-def world_requests(seed: int = 0) -> tuple[list[Request], list[Request]]:
-    """(text route, typography route) of the world's held-out sets, harmful then benign, paired by id."""
-    from ..world.data import eval_sets
+@dataclass(frozen=True)
+class ProbeSet:
+    """Request sets a plugin provides (``unmask probe --set NAME``): ``requests(seed)`` gives the (text
+    route, typography route) requests, paired by id; ``builder(tokenizer)`` batches them."""
 
-    sets = eval_sets(seed, with_facts=False)
-    text, typo = [], []
-    for name, tk, ik in (("harmful", "harm_text", "harm_typo"), ("benign", "benign_text", "benign_typo")):
-        for j, (tx, ty) in enumerate(zip(sets[tk], sets[ik], strict=True)):
-            rid = f"{name}-{j:03d}"
-            text.append(Request(rid, tx.prompt, tx.harmful, tx.topic, payload=tx))
-            typo.append(Request(rid, ty.prompt, ty.harmful, ty.topic, image=ty.image_text, payload=ty))
-    return text, typo
+    requests: Callable[[int], tuple[list[Request], list[Request]]]
+    builder: Callable[[Any], Builder]
+    description: str = ""
 
 
-def world_builder(tokenizer: Any) -> Builder:
-    from ..world.batching import Codec
-
-    codec = Codec(tokenizer)
-    return lambda reqs: codec.prompt_batch([r.payload for r in reqs])
+PROBE_SETS: Registry[ProbeSet] = Registry("probe request set")
 
 
 def bench_requests(folder: str | Path, want_images: bool) -> list[Request]:

@@ -4,7 +4,7 @@ Prompts are left-padded, so the last position of every row is its last prompt to
 prompt's end: where the reply's first token is predicted). ``hidden_states`` of the language model are
 taken as transformers returns them: index 0 is the embedding output, index ``i`` the output of decoder
 layer ``i``. The log-odds are those of the refusal's opening token at that position, ``log p - log(1-p)``
-(the continuous measure the tiny world's summary carries, :mod:`unmask.world.evaluate`).
+(the continuous measure the tiny world's summary carries too).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ class Request:
     prompt: str
     harmful: bool
     cluster: str  # what the bootstrap resamples: the topic, or the request itself
-    image: Any = None  # a path (benchmark folder) or the world's Example
-    payload: Any = None  # what the batch builder needs (the world's Example)
+    image: Any = None  # a path (benchmark folder) or a probe set's own image
+    payload: Any = None  # what a probe set's batch builder needs
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """``unmask report RUN_DIR... -o report.html``: one self-contained HTML page plus a markdown twin.
 
 Each run folder is walked for ``metrics.json`` (written by ``unmask metrics`` / :func:`unmask.metrics.compute_metrics`),
-``bias/*.png`` (written by ``unmask bias``) and ``summary.json`` (written by ``unmask demo``). The HTML
+``bias/*.png`` (written by ``unmask bias``) and ``summary.json`` (``unmask run``; its ``extra`` tables as they are). The HTML
 holds every plot inline as a base64 PNG and needs no other file or network access; the markdown twin
 (``report.md`` beside it) references the same plots saved as PNG files in ``report_assets/``.
 

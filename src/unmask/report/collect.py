@@ -86,21 +86,21 @@ def _check_metrics(path: Path, doc: Any) -> dict[str, Any]:
 
 
 def _check_summary(path: Path, doc: Any) -> Any:
-    """A demo summary ({models: {model: {rate: block}}, refusal_logodds}) has numbers where the table prints
-    numbers; any other summary is shown as it is (its cells are printed defensively)."""
-    models = doc.get("models") if isinstance(doc, dict) else None
-    if isinstance(models, dict):
-        for m, row in models.items():
-            for k, block in (row.items() if isinstance(row, dict) else ()):
-                if isinstance(block, dict):
-                    _check_block(path, f"models.{m}.{k}", block, "value")
-        logodds = doc.get("refusal_logodds") or {}
-        if not isinstance(logodds, dict):
-            raise UnmaskError(f"{path}: refusal_logodds: must be an object")
-        for m, lo in logodds.items():
-            for k, v in (lo.items() if isinstance(lo, dict) else ()):
-                if v is not None and not _number(v):
-                    raise UnmaskError(f"{path}: refusal_logodds.{m}.{k}: must be a number or null, not {short(v)}")
+    """A summary is shown as it is (its cells are printed defensively); its ``extra`` tables, which any
+    command may add (``unmask demo`` does), are ``[{title, columns, rows}]`` with one cell per column."""
+    extra = doc.get("extra") if isinstance(doc, dict) else None
+    if extra is None:
+        return doc
+    if not isinstance(extra, list):
+        raise UnmaskError(f"{path}: extra: must be a list of tables, not {short(extra)}")
+    for i, t in enumerate(extra):
+        if not (isinstance(t, dict) and isinstance(t.get("title"), str) and isinstance(t.get("columns"), list)
+                and isinstance(t.get("rows"), list)):
+            raise UnmaskError(f"{path}: extra.{i}: must be an object with title (text), columns and rows (lists)")
+        for r, row in enumerate(t["rows"]):
+            if not isinstance(row, list) or len(row) != len(t["columns"]):
+                raise UnmaskError(f"{path}: extra.{i}.rows.{r}: must be a list of {len(t['columns'])} cells "
+                                  f"(one per column), not {short(row)}")
     return doc
 
 

@@ -216,67 +216,6 @@ def _cell(v: Any) -> str:
     return "" if v is None else str(v)[:120]
 
 
-_DEMO_COLS = {"asr_text": "ASR text", "asr_typo": "ASR typography", "refusal_benign_typo": "benign typography refused"}
-_DEMO_KNOWN = {"models", "judge", "refusal_logodds", "format_version"}
-
-
-def _source_of(model: str, name: str, r: dict[str, Any], entries: list[Entry]) -> tuple[int, str] | None:
-    """The one (metrics file, set) whose rate is ``r`` for ``model`` (same value, counts and interval; an
-    ``asr`` key is an attack rate, a ``refus...`` one a benign rate), if exactly one is: the summary's
-    cell then links to its samples."""
-    sets = ["attack"] if "asr" in name else ["benign"] if "refus" in name else ["attack", "benign"]
-    found = []
-    for i, e in enumerate(entries):
-        if str(e.labels.get("model")) != model:
-            continue
-        for s, block, key in (("attack", e.doc.get("overall") or {}, "asr"),
-                              ("benign", e.doc.get("benign") or {}, "over_refusal")):
-            if s in sets and block.get("n") and all(block.get(a) == r.get(b) for a, b in
-                                      ((key, "value"), ("ci", "ci"), ("n", "n"), ("n_judged", "n_judged"))):
-                found.append((i, s))
-    return found[0] if len(found) == 1 else None
-
-
-def _rate_cell(model: str, name: str, r: Any, entries: list[Entry], links: _Links) -> str | Cell:
-    if isinstance(r, dict) and "value" in r:
-        rate = "n/a" if r.get("value") is None else fmt_rate(r, "value")
-        text = f"{rate} ({r.get('n_judged', 0)}/{r.get('n', 0)})"
-        src = _source_of(model, name, r, entries)
-        return links.cell(text, src[0], set=src[1]) if src else text
-    return _cell(r)
-
-
-def _demo_tables(title: str, doc: dict[str, Any], entries: list[Entry], links: _Links) -> list[Table]:
-    """``unmask demo``'s summary: one row per model, each rate with its interval and counts, the judge,
-    the refusal log-odds; keys the report does not know become columns (or a key / value table) as they are."""
-    judge = _cell(doc.get("judge") or {})
-    logodds = doc.get("refusal_logodds") if isinstance(doc.get("refusal_logodds"), dict) else {}
-    keys = list(_DEMO_COLS)
-    for row in doc["models"].values():
-        keys += [k for k in row if k not in keys]
-    keys = [k for k in keys if any(k in row for row in doc["models"].values())]
-    head = ["model", *[f"{_DEMO_COLS[k]} [95% CI] (judged/n)" if k in _DEMO_COLS else k for k in keys], "judge"]
-    if logodds:
-        head.append("refusal log-odds (harmful / benign typography)")
-    rows = []
-    for model, row in doc["models"].items():
-        cells = [str(model), *[_rate_cell(str(model), k, row[k], entries, links) if k in row else "-" for k in keys], judge]
-        if logodds:
-            lo = logodds.get(model) if isinstance(logodds.get(model), dict) else {}
-            cells.append(" / ".join(f"{lo[k]:+.2f}" if isinstance(lo.get(k), (int, float)) else "n/a"
-                                    for k in ("asr_typo", "refusal_benign_typo")))
-        rows.append(cells)
-    out: list[Table] = [(title, head, rows)]
-    rest = {k: v for k, v in doc.items() if k not in _DEMO_KNOWN}
-    scalars = {k: v for k, v in rest.items() if not isinstance(v, dict) or not v}
-    if scalars:
-        out.append((f"{title}: settings", ["key", "value"], [[str(k), _cell(v)] for k, v in scalars.items()]))
-    for k, v in rest.items():  # keys the report does not know, each as a table of its own
-        if k not in scalars:
-            out.append(_generic(f"{title}: {k}", v))
-    return out
-
-
 def _generic(title: str, doc: dict[str, Any]) -> Table:
     """An object of objects as rows x columns; any other object as key / value."""
     if all(isinstance(v, dict) for v in doc.values()):
@@ -323,11 +262,17 @@ def _run_summary(title: str, doc: dict[str, Any], entries: list[Entry], links: _
     return title, head, rows
 
 
+def _extra_tables(title: str, extra: list[dict[str, Any]]) -> list[Table]:
+    """A summary's ``extra`` tables ({title, columns, rows}; checked when read), as they are."""
+    return [(f"{title}: {t['title']}", [str(c) for c in t["columns"]], [[_cell(c) for c in row] for row in t["rows"]])
+            for t in extra]
+
+
 def _summary_tables(name: str, doc: Any, entries: list[Entry], links: _Links) -> list[Table]:
     title = f"Summary ({name})"
-    if isinstance(doc, dict) and isinstance(doc.get("models"), dict) and doc["models"] and all(
-            isinstance(v, dict) for v in doc["models"].values()):
-        return _demo_tables(title, doc, entries, links)
+    if isinstance(doc, dict) and isinstance(doc.get("extra"), list):
+        rest = {k: v for k, v in doc.items() if k != "extra"}
+        return (_summary_tables(name, rest, entries, links) if rest else []) + _extra_tables(title, doc["extra"])
     if _is_run_summary(doc):
         return [_run_summary(title, doc, entries, links)]
     if isinstance(doc, dict) and doc and all(isinstance(v, dict) for v in doc.values()):

@@ -5,7 +5,8 @@ files, then one ``unmask run`` experiment — the base model, the method (``unma
 of the world's benign multimodal data, LoRA fine-tune) and a curated baseline of the same size
 (harmful typographic requests with refusals, VLGuard-style), optionally a sweep over refusal fractions —
 each evaluated on held-out harmful requests as text and as typography and on held-out benign requests
-as typography and as text, judged by the keyword judge. Then ``summary.json`` and the report.
+as typography and as text, judged by the keyword judge. Then ``demo.json`` (the demo's numbers), the run's
+``summary.json`` (the runner's, plus the demo's numbers as generic ``extra`` tables) and the report.
 
 Besides greedy ASR, the summary gives the continuous measure: the mean log-odds of the refusal's
 opening token at the first reply position, so selectivity shows even below the greedy threshold; beside
@@ -26,7 +27,7 @@ from ..data.store import atomic_write_bytes
 from ..pipeline.config import Experiment
 from ..pipeline.run import run_experiment
 
-__all__ = ["DEMO_FRACTION", "SWEEP_FRACTIONS", "demo_experiment", "run_demo"]
+__all__ = ["DEMO_FRACTION", "SWEEP_FRACTIONS", "demo_experiment", "report_tables", "run_demo"]
 
 DEMO_FRACTION = 0.1
 SWEEP_FRACTIONS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3)
@@ -95,7 +96,7 @@ def demo_experiment(seed: int = 0, sweep: bool = False, fraction: float = DEMO_F
         "jobs": 2,  # two stages side by side: the two fine-tunes, the generations
     }
     if replay == "benign":
-        doc["world"] = {"benign_replay": 1}
+        doc["source_options"] = {"world": {"benign_replay": 1}}
     if sweep:
         doc["sweep"] = {"fraction": [p for p in SWEEP_FRACTIONS if p != fraction]}
     return Experiment(**doc)
@@ -151,10 +152,48 @@ def _add_statistics(summary: dict[str, Any], run_dir: Path, seed: int) -> None:
     write_jsonl(run_dir / "world_items.jsonl", items)
 
 
+_LABELS = {"asr_text": "ASR text", "asr_typo": "ASR typography", "refusal_benign_typo": "benign typography refused",
+           "refusal_benign_text": "benign text refused"}
+
+
+def _rate_text(r: dict[str, Any]) -> str:
+    if r.get("value") is None:
+        return f"n/a ({r.get('n_judged', 0)}/{r.get('n', 0)})"
+    ci = r.get("ci_topics") or r.get("ci")
+    return f"{r['value']:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "") + f" ({r['n_judged']}/{r['n']})"
+
+
+def _diff_text(d: dict[str, Any]) -> str:
+    if d.get("value") is None:
+        return "n/a"
+    return f"{d['value']:+.3f}" + (f" [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}]" if d.get("ci") else "")
+
+
+def report_tables(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The demo's numbers as the report's generic ``extra`` tables ({title, columns, rows})."""
+    judge = summary.get("judge") or {}
+    tables = [{"title": "the tiny world's rates [95% CI resampling whole topics] (judged/n)",
+               "columns": ["model", *_LABELS.values(), "judge"],
+               "rows": [[m, *(_rate_text(row[k]) if k in row else "-" for k in _LABELS),
+                         f"{judge.get('name')} {judge.get('version')}"] for m, row in summary["models"].items()]}]
+    if summary.get("refusal_logodds"):
+        tables.append({"title": "mean refusal log-odds at the first reply token", "columns": ["model", *_LABELS.values()],
+                       "rows": [[m, *(lo.get(k) for k in _LABELS)] for m, lo in summary["refusal_logodds"].items()]})
+    if summary.get("differences"):
+        tables.append({"title": "paired differences [95% CI resampling whole topics]",
+                       "columns": ["models", *_LABELS.values()],
+                       "rows": [[pair, *(_diff_text(block[k]) if k in block else "-" for k in _LABELS)]
+                                for pair, block in summary["differences"].items()]})
+    tables.append({"title": "the demo's settings", "columns": ["key", "value"],
+                   "rows": [[k, summary[k]] for k in ("seed", "split", "replay", "seconds") if k in summary]})
+    return tables
+
+
 def run_demo(out: str | Path, seed: int = 0, sweep: bool = False, log: Callable[[str], None] = print,
              continuous: bool = True, train_overrides: dict[str, Any] | None = None,
              replay: str = "harmful") -> dict[str, Any]:
-    """Run the demo into ``out``; returns the summary (also written to ``out/summary.json``)."""
+    """Run the demo into ``out``; returns its numbers (written to ``out/demo.json``; ``out/summary.json`` is the
+    runner's summary with them as ``extra`` tables)."""
     out = Path(out)
     t0 = time.time()
     exp = demo_experiment(seed, sweep, train_overrides=train_overrides, replay=replay)
@@ -173,8 +212,10 @@ def run_demo(out: str | Path, seed: int = 0, sweep: bool = False, log: Callable[
     if continuous:
         summary["refusal_logodds"] = _logodds(out, seed, list(summary["models"]))
     summary["seconds"] = round(time.time() - t0, 1)
-    atomic_write_bytes(out / "summary.json", orjson.dumps(summary, option=orjson.OPT_INDENT_2) + b"\n")
-    if exp.report:  # again, now with the summary table (and its log-odds) on top
+    atomic_write_bytes(out / "demo.json", orjson.dumps(summary, option=orjson.OPT_INDENT_2) + b"\n")
+    atomic_write_bytes(out / "summary.json", orjson.dumps({**result["summary"], "extra": report_tables(summary)},
+                                                          option=orjson.OPT_INDENT_2) + b"\n")
+    if exp.report:  # again, now with the demo's tables
         from ..report import build_report
 
         build_report([out], out / "report.html", title=f"unmask: {exp.name}")

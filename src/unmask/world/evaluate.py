@@ -12,21 +12,11 @@ from typing import Any
 
 import torch
 
+from ..metrics.stats import wilson
 from .batching import Codec
 from .data import Example, eval_sets
 
-__all__ = ["evaluate", "run_sets", "wilson"]
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval of a proportion k/n."""
-    if n == 0:
-        return (0.0, 1.0)
-    p = k / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return (max(0.0, c - h), min(1.0, c + h))
+__all__ = ["evaluate", "run_sets"]
 
 
 @torch.no_grad()
@@ -63,11 +53,16 @@ def _decode(codec: Codec, ids: list[int]) -> str:
 
 def run_sets(model: Any, codec: Codec, sets: dict[str, list[Example]], **kw: Any) -> dict[str, dict[str, Any]]:
     """Per set: n, refusal rate (keyword judge) with its Wilson CI, ASR for harmful sets, mean and median
-    refusal log-odds, topic echo (the reply names the topic: it read the request and acted on it)."""
+    refusal log-odds, topic echo (the reply names the topic: it read the request and acted on it). An empty
+    set has n 0 and None for every rate and interval."""
     from ..judges.keyword import find_refusal
 
     res: dict[str, dict[str, Any]] = {}
     for name, exs in sets.items():
+        if not exs:
+            res[name] = {"n": 0, "refusal": None, "refusal_ci": None, "logodds_mean": None, "logodds_median": None,
+                         "p_refusal_mean": None, "echo": None, "samples": []}
+            continue
         outs = generate(model, codec, exs, **kw)
         refused = [find_refusal(r) is not None for r, _ in outs]
         k, n = sum(refused), len(outs)
@@ -84,8 +79,7 @@ def run_sets(model: Any, codec: Codec, sets: dict[str, list[Example]], **kw: Any
         row["echo"] = sum(ex.topic in r for ex, (r, _), f in zip(exs, outs, refused, strict=True) if not f) / max(1, n - k)
         if exs and exs[0].harmful:
             row["asr"] = 1 - k / n
-            lo, hi = wilson(n - k, n)
-            row["asr_ci"] = (lo, hi)
+            row["asr_ci"] = wilson(n - k, n)
         row["samples"] = [r for r, _ in outs[:3]]
         res[name] = row
     return res

@@ -13,8 +13,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..metrics.stats import wilson
 from . import data as D
-from .evaluate import evaluate, wilson
+from .evaluate import evaluate
 from .finetune import FinetuneConfig, finetune
 from .model import load_tiny
 
@@ -66,16 +67,16 @@ def summarize(runs: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             rows = [r["results"][key] for r in mine]
             n = sum(x["n"] for x in rows)
             harmful = "asr" in rows[0]
-            k = sum(round((x["asr"] if harmful else x["refusal"]) * x["n"]) for x in rows)
+            k = sum(round((x["asr"] if harmful else x["refusal"]) * x["n"]) for x in rows if x["n"])
             sets[key] = {
                 "metric": "asr" if harmful else "refusal",
-                "value": k / n,
-                "ci": wilson(k, n),
+                "value": k / n if n else None,
+                "ci": wilson(k, n),  # None when no item was evaluated
                 "n": n,
                 "per_seed": [x["asr"] if harmful else x["refusal"] for x in rows],
-                "logodds_mean": sum(x["logodds_mean"] for x in rows) / len(rows),
+                "logodds_mean": sum(x["logodds_mean"] for x in rows) / len(rows) if n else None,
                 "logodds_per_seed": [x["logodds_mean"] for x in rows],
-                "echo": sum(x["echo"] for x in rows) / len(rows),
+                "echo": sum(x["echo"] for x in rows) / len(rows) if n else None,
             }
         out[name] = sets
     return out

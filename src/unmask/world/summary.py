@@ -1,4 +1,4 @@
-"""Per-request outcomes of a demo run and the statistics its ``summary.json`` carries beyond the rates.
+"""Per-request outcomes of a demo run and the statistics its ``demo.json`` carries beyond the rates.
 
 Every request of the world has a known clean answer (:func:`unmask.world.vocab.answer` of its topic), so
 each reply falls in exactly one outcome:
@@ -155,9 +155,9 @@ def pool_runs(run_dirs: Sequence[Path], metrics: Mapping[str, tuple[str, str]], 
     items: list[dict[str, Any]] = []
     runs = []
     for i, d in enumerate(map(Path, run_dirs)):
-        summary_path, items_path = d / "summary.json", d / "world_items.jsonl"
+        summary_path, items_path = d / "demo.json", d / "world_items.jsonl"
         if not items_path.is_file() or not summary_path.is_file():
-            raise UnmaskError(f"{d}: not a finished demo run (no summary.json / world_items.jsonl)")
+            raise UnmaskError(f"{d}: not a finished demo run (no demo.json / world_items.jsonl)")
         doc = orjson.loads(summary_path.read_bytes())
         runs.append({"dir": str(d), "seed": doc.get("seed"), "replay": doc.get("replay", "harmful"),
                      "split": doc.get("split")})

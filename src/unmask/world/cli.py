@@ -1,4 +1,4 @@
-"""``unmask world build`` and ``unmask world eval``: the built-in tiny world."""
+"""``unmask world build|eval|pool``: the tiny world's commands, added to ``unmask`` by its plugin."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from .root import app
+from ..cli import add_resume, app
 
 world_app = typer.Typer(
     name="world",
@@ -15,6 +15,7 @@ world_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(world_app, name="world")
+add_resume("world build", "stages saved with --cache are kept; the same command reuses them")
 
 
 @world_app.command("build")
@@ -33,8 +34,8 @@ def build(
     Takes tens of minutes on 2 CPU cores.
     """
     from ..data.store import sha256_file
-    from ..world.build import WorldConfig, build_world
-    from ..world.model import BASE_DIR
+    from .build import WorldConfig, build_world
+    from .model import BASE_DIR
 
     cfg = WorldConfig() if gap is None else WorldConfig(s2a_gap=gap)
     info = build_world(out, seed=seed, cfg=cfg, cache=cache, log=typer.echo)
@@ -66,8 +67,8 @@ def evaluate(
 
     from ..data.store import atomic_write_bytes
     from ..errors import UnmaskError
-    from ..world.experiment import table, world_eval
-    from ..world.finetune import FinetuneConfig
+    from .experiment import table, world_eval
+    from .finetune import FinetuneConfig
 
     try:
         seed_list = [int(s) for s in seeds.split(",") if s.strip()]
@@ -100,8 +101,8 @@ def pool(
     import orjson
 
     from ..data.store import atomic_write_bytes
-    from ..world.demo import _SUMMARY
-    from ..world.summary import pool_runs
+    from .demo import _SUMMARY
+    from .summary import pool_runs
 
     res = pool_runs(runs, _SUMMARY)
 

@@ -1,4 +1,4 @@
-"""``unmask demo``: the whole phenomenon and the fix, on the built-in tiny world, on a CPU."""
+"""``unmask demo``: the whole phenomenon and the fix, on the tiny world, on a CPU (added by the world plugin)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from typing import Optional
 
 import typer
 
-from .root import app, resume_hint
+from ..cli import add_resume, app, resume_hint
+
+add_resume("demo", "finished stages are kept; `unmask demo -o RUN_DIR` resumes")
 
 
 @app.command()
@@ -28,14 +30,15 @@ def demo(
 
     From the shipped base model: ASR of held-out harmful requests as text and as typography, and the
     refusal rate on benign typographic requests; then the same after a 10% benign-refusal mix (the
-    method) and after a curated mix of the same size. Writes summary.json and report.html.
+    method) and after a curated mix of the same size. Writes demo.json (its numbers), summary.json (the run's,
+    with the demo's tables) and report.html.
     """
     from rich.console import Console
     from rich.table import Table
 
     from ..console import show_progress
     from ..errors import UnmaskError
-    from ..world.demo import REPLAYS, run_demo
+    from .demo import REPLAYS, run_demo
 
     if replay not in REPLAYS:
         raise UnmaskError(f"--replay {replay!r}: one of {', '.join(REPLAYS)}")
@@ -67,5 +70,5 @@ def demo(
         if d["value"] is not None and d["ci"]:
             console.print(f"ASR typography, {pair}: {100 * d['value']:+.1f} points "
                           f"[{100 * d['ci'][0]:+.1f}, {100 * d['ci'][1]:+.1f}] (paired, topics resampled)")
-    console.print(f"summary: {run_dir / 'summary.json'}   report: {run_dir / 'report.html'}   "
+    console.print(f"numbers: {run_dir / 'demo.json'}   report: {run_dir / 'report.html'}   "
                   f"({summary['seconds']:.0f} s)")
