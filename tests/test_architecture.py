@@ -43,27 +43,6 @@ FLOORS: tuple[tuple[str, ...], ...] = (
 
 # (importer, imported, who removes it). Each entry must still exist (the list may only shrink).
 KNOWN: tuple[tuple[str, str, str], ...] = (
-    # the world as a plugin (worldplug): product modules that still import unmask.world
-    ("unmask.cli.demo", "unmask.world.demo", "worldplug"),
-    ("unmask.cli.world", "unmask.world.build", "worldplug"),
-    ("unmask.cli.world", "unmask.world.demo", "worldplug"),
-    ("unmask.cli.world", "unmask.world.experiment", "worldplug"),
-    ("unmask.cli.world", "unmask.world.finetune", "worldplug"),
-    ("unmask.cli.world", "unmask.world.model", "worldplug"),
-    ("unmask.cli.world", "unmask.world.summary", "worldplug"),
-    ("unmask.models.builtin", "unmask.world.model", "worldplug"),
-    ("unmask.pipeline.stages", "unmask.world.data", "worldplug"),
-    ("unmask.pipeline.stages", "unmask.world.export", "worldplug"),
-    ("unmask.pipeline.stages", "unmask.world.font", "worldplug"),
-    ("unmask.pipeline.stages", "unmask.world.vocab", "worldplug"),
-    ("unmask.probe.sources", "unmask.world.batching", "worldplug"),
-    ("unmask.probe.sources", "unmask.world.data", "worldplug"),
-    # one Registry type with lazy built-ins (registry): the family registry imports the module that fills it
-    # formats.py is being split (fastpath, whose data/paths.py takes the image-root policy out of formats): the
-    # image opener asks formats for the path policy, the writers import the converters of the module that
-    # re-exports them
-    ("unmask.data.formats_write", "unmask.data.formats", "fastpath"),
-    ("unmask.data.formats_trl", "unmask.data.formats", "fastpath"),
 )
 
 

@@ -71,7 +71,7 @@ def test_the_model_validates_the_cli(run_cli, tmp_path, args, msg):
 
 
 # Option name -> config field, where they differ; fields settable only in a --config YAML file.
-_ALIASES = {"sample": "do_sample", "timeout": "timeout_s", "no_progress": "progress"}
+_ALIASES = {"sample": "do_sample", "timeout": "timeout_s", "no_progress": "progress", "defence": "defences"}
 _CONFIG_ONLY = {"train": {"weight_decay", "max_grad_norm", "num_workers"}, "generate": set()}
 
 
@@ -92,7 +92,7 @@ def test_config_options_are_the_model_fields_and_name_its_defaults(name, command
         if isinstance(field.default, bool) or field.is_required():  # a flag, or a required argument
             continue
         assert info.default is None, f"--{field_name}: the model applies the default (a --config file is not overridden)"
-        if field.default is None:
+        if field.default is None or field.default_factory is not None:  # None, or an empty list
             continue
         assert f"default {field.default})" in info.help or f"default {field.default}." in info.help \
             or f"default {field.default};" in info.help, (

@@ -31,7 +31,14 @@ import orjson
 
 from ..errors import UnmaskError, where
 from .formats_detect import detect_format, is_array
-from .formats_rows import check_image_markers, conversation_from_row, to_llava, to_messages
+from .formats_rows import (
+    _HF_ONE_IMAGE,
+    FORMATS,
+    check_image_markers,
+    conversation_from_row,
+    to_llava,
+    to_messages,
+)
 from .images import check_image_file
 from .paths import SYNTHETIC_PREFIX, is_synthetic, resolve_image
 from .records import Conversation
@@ -52,7 +59,6 @@ __all__ = [
     "write_records",
 ]
 
-FORMATS = ("llava", "llava-jsonl", "messages", "messages-jsonl", "hf")
 _SHAPE = {"llava": "llava", "llava-jsonl": "llava", "messages": "messages", "messages-jsonl": "messages"}
 _check_image_file = check_image_file  # the name callers used before paths.py
 
@@ -122,7 +128,6 @@ def _iter_rows(path: Path, fmt: str) -> Iterator[tuple[int, Any, int | None]]:
         raise UnmaskError(f"{path}: unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
 
 
-_HF_ONE_IMAGE = "_unmask_image_was_string"  # in a saved dataset's extra_json: write that image back as a string
 
 
 def iter_records(path: str | Path, fmt: str | None = None, image_root: str | Path | None = None,

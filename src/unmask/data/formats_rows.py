@@ -15,6 +15,10 @@ __all__ = ["check_image_markers", "conversation_from_row", "to_llava", "to_messa
 
 _MSG_ROLES = ("user", "assistant", "system")
 
+FORMATS = ("llava", "llava-jsonl", "messages", "messages-jsonl", "hf")
+_HF_ONE_IMAGE = "_unmask_image_was_string"  # in a saved dataset's extra_json: write that image back as a string
+
+
 
 def _from_llava(row: dict[str, Any], index: int, source: str) -> Conversation:
     r = llava_row(row, index)

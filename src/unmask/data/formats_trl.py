@@ -21,7 +21,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .formats import is_synthetic, resolve_image, to_messages
+from .formats_rows import to_messages
+from .paths import is_synthetic, resolve_image
 from .records import IMAGE, Conversation
 
 __all__ = ["to_trl"]

@@ -34,7 +34,7 @@ def write_records(records: Iterable[Conversation], path: str | Path, fmt: str | 
     ``messages`` write one JSON list (``messages`` to a ``.jsonl`` path writes lines), the ``-jsonl``
     names one record per line; ``trl`` (output only, :mod:`unmask.data.formats_trl`) writes TRL's layout with
     image paths made absolute under ``image_root``, as JSONL to a ``.jsonl`` path, else a JSON list."""
-    from .formats import _HF_ONE_IMAGE, FORMATS, to_llava, to_messages
+    from .formats_rows import _HF_ONE_IMAGE, FORMATS, to_llava, to_messages
     from .store import atomic_path
 
     path = Path(path)
