@@ -335,8 +335,8 @@ def generate_cmd(
         "own answer harmful, it answers again from a caption of the image, without the image)."),
     defence_text: Optional[Path] = typer.Option(
         None, "--defence-text", help="File holding the prompt defence's text (default: AdaShield-S's)."),
-    ocr_engine: Optional[str] = typer.Option(None, "--ocr-engine", help="ocr-text defence: tesseract (default) "
-                                             "or rapidocr."),
+    ocr_engine: Optional[str] = typer.Option(None, "--ocr-engine", help="ocr-text defence's engine: tesseract or "
+                                             f"rapidocr (default {_gen('ocr_engine')})."),
 ) -> None:
     """Answer every prompt of a benchmark folder: batched, greedy by default, resumable, shardable."""
     from ..data.outputs import check_output
