@@ -76,7 +76,8 @@ _CONFIG_ONLY = {"train": {"weight_decay", "max_grad_norm", "num_workers"}, "gene
 
 
 def _config_commands():
-    from unmask.cli.model import generate_cmd, train_cmd
+    from unmask.cli.generate import generate_cmd
+    from unmask.cli.model import train_cmd
     from unmask.generate.config import GenerateConfig
     from unmask.models.train import TrainConfig
 

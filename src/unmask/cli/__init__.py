@@ -36,6 +36,7 @@ def _register() -> None:
         compare,  # noqa: F401
         data,  # noqa: F401
         evaluate,  # noqa: F401
+        generate,  # noqa: F401
         model,  # noqa: F401
         probe,  # noqa: F401
         run,  # noqa: F401

@@ -1,81 +1,21 @@
-"""Model commands: ``unmask train``, ``unmask encode``, ``unmask generate``, ``unmask inspect-batch``,
-``unmask merge-shards``."""
+"""Model commands: ``unmask train``, ``unmask encode``, ``unmask inspect-batch`` (``generate`` and
+``merge-shards`` are in :mod:`unmask.cli.generate`)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import typer
 
-from ..errors import UnmaskError
-from ..generate.config import GenerateConfig
 from ..models.train import TrainConfig
+from .options import _config, _flag, _train
 from .root import app
 
 __all__: list[str] = []
 
 _MODEL_HELP = "a local model folder, a hub id, or a family's built-in model ('tiny': the world plugin's)."
-
-
-def _config(cls: Any, config_file: Optional[Path], given: dict[str, Any],
-            aliases: Optional[dict[str, str]] = None) -> Any:
-    """Build a pydantic config from an optional YAML file plus the options given on the command line (which
-    win). The file's keys are the config's field names or the command's option names (``max-new-tokens``,
-    ``sample``); unknown keys are errors."""
-    from pydantic import ValidationError
-
-    base: dict[str, Any] = {}
-    if config_file is not None:
-        import yaml
-
-        try:
-            base = yaml.safe_load(config_file.read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise UnmaskError(f"{config_file}: cannot read ({type(exc).__name__})") from None
-        if not isinstance(base, dict):
-            raise UnmaskError(f"{config_file}: expected a mapping of settings")
-        names = {str(k).replace("-", "_"): v for k, v in base.items()}
-        base = {(aliases or {}).get(k, k): v for k, v in names.items()}
-    base.update({k: v for k, v in given.items() if v is not None})
-    try:
-        return cls(**base)
-    except ValidationError as exc:
-        errors = exc.errors()
-        err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])  # a misspelt key first
-        loc = ".".join(str(x) for x in err["loc"]) or "config"
-        where = f"{config_file}: " if config_file else ""
-        if err["type"] == "missing":
-            raise UnmaskError(f"{where}--{loc.replace('_', '-')}: required (on the command line or in --config)") \
-                from None
-        raise UnmaskError(f"{where}{loc.replace('_', '-')}: {err['msg']}") from None
-
-
-def _gen(name: str) -> str:
-    """``GenerateConfig``'s default for ``name`` as the help text prints it (declared once, in the model)."""
-    return str(GenerateConfig.model_fields[name].default)
-
-
-def _train(name: str) -> str:
-    """``TrainConfig``'s default for ``name`` as the help text prints it (declared once, in the model)."""
-    return str(TrainConfig.model_fields[name].default)
-
-
-def _read_text(path: Path, option: str) -> str:
-    """A text file's content for ``option``; unreadable or empty is one error naming the file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UnmaskError(f"{path}: cannot read {option} ({getattr(exc, 'strerror', None) or type(exc).__name__})") \
-            from None
-    if not text.strip():
-        raise UnmaskError(f"{path}: {option} is empty")
-    return text.strip()
-
-
-def _flag(value: bool) -> Optional[bool]:
-    return True if value else None
 
 
 @app.command("train")
@@ -173,7 +113,7 @@ def train_cmd(
 ) -> None:
     """Fine-tune a VLM (LoRA or full) with prompt-masked batches; runs under accelerate launch / torchrun too."""
     from ..data.outputs import check_output
-    from ..models.train import TrainConfig, train
+    from ..models.train import train
 
     if out is not None:
         check_output(out, [data, config, image_root], kind="folder")
@@ -256,144 +196,6 @@ def encode_cmd(
     )
     extra = f", {stats.no_eos_records} with the end-of-turn untrained" if no_eos_on_refusal else ""
     typer.echo(f"encoded {stats.kept} of {stats.records} records{extra} -> {out}")
-
-
-@app.command("generate")
-def generate_cmd(
-    model: Optional[str] = typer.Option(
-        None, "--model", "-m", help=f"Model (required): {_MODEL_HELP} For --backend openai: the served model name."
-    ),
-    bench: Optional[Path] = typer.Option(
-        None, "--bench", help="Benchmark folder holding samples.jsonl, from `unmask attack` (required)."
-    ),
-    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output JSONL, resumed if a run was killed "
-                                       "(required)."),
-    config: Optional[Path] = typer.Option(
-        None, "--config", help="YAML file of GenerateConfig settings (keys: option or field names, e.g. "
-        "max_new_tokens, sample); options given here override it."
-    ),
-    adapter: Optional[str] = typer.Option(
-        None, "--adapter", help="LoRA adapter folder (from `unmask train`)."
-    ),
-    backend: Optional[str] = typer.Option(
-        None,
-        "--backend",
-        help="hf (transformers), openai (any OpenAI-compatible endpoint) or vllm (optional extra); default "
-        f"{_gen('backend')}.",
-    ),
-    family: Optional[str] = typer.Option(
-        None, "--family", help="Model family (default: from the model's config)."
-    ),
-    processor: Optional[str] = typer.Option(
-        None, "--processor", help="Load the processor from here instead."
-    ),
-    batch_size: Optional[int] = typer.Option(
-        None, "--batch-size", help=f"Prompts per batch (openai: requests in flight; default {_gen('batch_size')})."
-    ),
-    max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", help="Most tokens to generate "
-                                                 f"(default {_gen('max_new_tokens')})."),
-    min_new_tokens: Optional[int] = typer.Option(None, "--min-new-tokens", help="Fewest tokens to generate "
-                                                 f"(default {_gen('min_new_tokens')})."),
-    sample: bool = typer.Option(False, "--sample", help="Sample instead of greedy decoding."),
-    temperature: Optional[float] = typer.Option(None, "--temperature", help="Sampling temperature (with "
-                                                f"--sample; default {_gen('temperature')})."),
-    top_p: Optional[float] = typer.Option(None, "--top-p", help="Nucleus sampling mass (with --sample; "
-                                          f"default {_gen('top_p')})."),
-    seed: Optional[int] = typer.Option(None, "--seed", help=f"Sampling seed (default {_gen('seed')})."),
-    system_prompt: Optional[str] = typer.Option(
-        None, "--system-prompt", help="A system message before each prompt."
-    ),
-    dtype: Optional[str] = typer.Option(None, "--dtype", help=f"hf: float32, bfloat16 or float16 (default {_gen('dtype')})."),
-    device: Optional[str] = typer.Option(
-        None, "--device", help="hf: cuda, cpu, ... (default: cuda if available)."
-    ),
-    shard: Optional[str] = typer.Option(
-        None,
-        "--shard",
-        help="i/n: only the i-th of n contiguous slices (merge the outputs with `unmask merge-shards`).",
-    ),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N samples (smoke tests)."),
-    api_base: Optional[str] = typer.Option(None, "--api-base", help="openai: endpoint base URL (default "
-                                           f"{_gen('api_base')})."),
-    api_key_env: Optional[str] = typer.Option(
-        None,
-        "--api-key-env",
-        help="openai: environment variable holding the API key, never written anywhere (default "
-        f"{_gen('api_key_env')}).",
-    ),
-    timeout: Optional[float] = typer.Option(
-        None, "--timeout", help=f"openai: seconds one request may take in all, body included (default {_gen('timeout_s')})."
-    ),
-    retries: Optional[int] = typer.Option(None, "--retries", help=f"openai: retries of a failed request (default {_gen('retries')})."),
-    trust_remote_code: bool = typer.Option(
-        False, "--trust-remote-code", help="Allow the model folder's own code."
-    ),
-    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
-    defence: Optional[list[str]] = typer.Option(
-        None, "--defence", help="Inference-time defence, repeatable: prompt (AdaShield-S appended to each prompt), "
-        "ocr-text (the image's text read by OCR, given as text, no image), caption (ECSO: if the model judges its "
-        "own answer harmful, it answers again from a caption of the image, without the image)."),
-    defence_text: Optional[Path] = typer.Option(
-        None, "--defence-text", help="File holding the prompt defence's text (default: AdaShield-S's)."),
-    ocr_engine: Optional[str] = typer.Option(None, "--ocr-engine", help="ocr-text defence's engine: tesseract or "
-                                             f"rapidocr (default {_gen('ocr_engine')})."),
-) -> None:
-    """Answer every prompt of a benchmark folder: batched, greedy by default, resumable, shardable."""
-    from ..data.outputs import check_output
-    from ..generate import GenerateConfig, generate
-
-    cfg = _config(
-        GenerateConfig,
-        config,
-        dict(
-            model=model,
-            bench=str(bench) if bench else None,
-            out=str(out) if out else None,
-            adapter=adapter,
-            backend=backend,
-            family=family,
-            processor=processor,
-            batch_size=batch_size,
-            max_new_tokens=max_new_tokens,
-            min_new_tokens=min_new_tokens,
-            do_sample=_flag(sample),
-            temperature=temperature,
-            top_p=top_p,
-            seed=seed,
-            system_prompt=system_prompt,
-            dtype=dtype,
-            device=device,
-            shard=shard,
-            limit=limit,
-            api_base=api_base,
-            api_key_env=api_key_env,
-            timeout_s=timeout,
-            retries=retries,
-            trust_remote_code=_flag(trust_remote_code),
-            progress=False if no_progress else None,
-            defences=defence or None,
-            defence_text=_read_text(defence_text, "--defence-text") if defence_text else None,
-            ocr_engine=ocr_engine,
-        ),
-        {"sample": "do_sample", "timeout": "timeout_s", "defence": "defences"},
-    )
-    check_output(Path(cfg.out), [Path(cfg.bench) / "samples.jsonl", Path(cfg.bench), config])
-    path = generate(cfg)
-    typer.echo(f"generated -> {path}")
-
-
-@app.command("merge-shards")
-def merge_shards_cmd(
-    parts: list[Path] = typer.Argument(..., help="The shard outputs of `unmask generate --shard i/n`."),
-    out: Path = typer.Option(..., "-o", "--out", help="Merged JSONL, in benchmark order."),
-) -> None:
-    """Join the shard outputs of one generation run (checks they cover the benchmark once)."""
-    from ..data.outputs import check_output
-    from ..generate import merge_shards
-
-    check_output(out, parts)
-    path = merge_shards(list(parts), out)
-    typer.echo(f"merged {len(parts)} shards -> {path}")
 
 
 @app.command("inspect-batch")
