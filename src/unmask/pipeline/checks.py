@@ -32,6 +32,14 @@ def validate_plan(exp: Experiment) -> list[Branch]:
         except Exception as exc:
             raise UnmaskError(f"branch {br.label}: train: {_first_error(exc)}") from None
     _validate_eval_settings(exp)
+    for b in exp.benches:
+        if b.check_ocr:
+            from ..attacks.ocr import engine_available
+
+            problem = engine_available(b.check_ocr) if b.check_ocr in ("tesseract", "rapidocr") else \
+                f"unknown OCR engine {b.check_ocr!r} (tesseract or rapidocr)"
+            if problem:
+                raise UnmaskError(f"benches.{b.label}.check_ocr: {problem}")
     _validate_defences(exp, branches)
     return branches
 

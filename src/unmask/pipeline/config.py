@@ -90,6 +90,9 @@ class BenchSpec(_Strict):
     options: dict[str, Any] = Field(default_factory=dict, description="extra attack options (limit, prompt, ...)")
     generate: dict[str, Any] = Field(default_factory=dict, description="this bench's generation settings, over "
                                      "the experiment's (e.g. the paper's FigStep sampling)")
+    check_ocr: str | None = Field(None, description="after rendering, read every image back with this OCR engine "
+                                  "(tesseract | rapidocr): ocr.json / ocr.jsonl beside samples.jsonl, as "
+                                  "`unmask attack --check-ocr`")
 
 
 class JudgeSpec(_Strict):

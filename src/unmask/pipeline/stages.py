@@ -91,7 +91,8 @@ def build_plan(exp: Experiment) -> PlannedRun:
                              "code": SOURCES.get(name).version()}))
     model = exp.model.model_dump()
     for b in exp.benches:
-        st = Stage("attack", f"attack/{b.label}", {"kind": b.kind, "loader": b.loader, "options": b.options})
+        st = Stage("attack", f"attack/{b.label}", {"kind": b.kind, "loader": b.loader, "options": b.options,
+                                                   **({"check_ocr": b.check_ocr} if b.check_ocr else {})})
         _source(b.input, st, "input")
         stages.append(st)
     for br in branches:
@@ -262,6 +263,10 @@ def _attack(st: Stage, out: Path, deps: dict[str, Path], ctx: Any) -> None:
     opts = dict(st.params["options"])
     build_benchmark(st.params["kind"], _resolve(st.params["input"], st, deps), bench, loader=st.params["loader"],
                     **opts)
+    if st.params.get("check_ocr"):  # the images' legibility, measured where they were made
+        from ..attacks.ocr import check_ocr
+
+        check_ocr(bench, st.params["check_ocr"])
 
 
 @stage("generate")
